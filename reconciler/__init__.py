@@ -1,0 +1,3 @@
+"""aep-export-reconciler: Adobe Experience Platform exports as code."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,248 @@
+"""The command line: parse options, call the library, pick a renderer. No logic lives here.
+
+Imports of the library happen inside each command so that `reconciler --help` and
+`reconciler validate` start fast (no web framework, HTTP stack or deepdiff on those paths).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from reconciler import __version__
+from reconciler.errors import NotImplementedYet, ReconcilerError
+
+_VERBOSE = False
+
+
+@dataclass(frozen=True)
+class GlobalOptions:
+    """Options every command sees."""
+
+    project_dir: Path
+    sandbox: str | None
+    color: bool
+    verbose: int
+
+
+def _not_implemented(command: str) -> NoReturn:
+    raise NotImplementedYet(f"'reconciler {command}' is not implemented yet")
+
+
+def _opts(ctx: click.Context) -> GlobalOptions:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, GlobalOptions)
+    return obj
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="reconciler")
+@click.option(
+    "-C",
+    "--project-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="The specs repository (where reconciler.yaml lives).",
+)
+@click.option(
+    "--sandbox", default=None, help="Sandbox name (overrides reconciler.yaml and AEP_SANDBOX)."
+)
+@click.option("--no-color", is_flag=True, help="Never color the output.")
+@click.option("-v", "--verbose", count=True, help="Log each request; show tracebacks on errors.")
+@click.pass_context
+def cli(
+    ctx: click.Context, project_dir: Path, sandbox: str | None, no_color: bool, verbose: int
+) -> None:
+    """Manage Adobe Experience Platform datasets and export jobs as code."""
+    global _VERBOSE
+    _VERBOSE = verbose > 0
+    color = not no_color and sys.stdout.isatty()
+    ctx.obj = GlobalOptions(project_dir=project_dir, sandbox=sandbox, color=color, verbose=verbose)
+
+
+@cli.command()
+@click.pass_context
+def validate(ctx: click.Context) -> None:
+    """Load and check every document offline; errors as file:line:col: message."""
+    _not_implemented("validate")
+
+
+_FORMATS_PLAN = click.Choice(["text", "markdown", "json"])
+
+
+@cli.command()
+@click.option(
+    "--out", "out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan."
+)
+@click.option("--format", "fmt", type=_FORMATS_PLAN, default="text", show_default=True)
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has actions or drift."
+)
+@click.option("--target", "targets", multiple=True, metavar="ADDR", help="Limit to an address.")
+@click.option("--refresh-only", is_flag=True, help="Only report drift; plan no changes.")
+@click.option(
+    "--refresh",
+    type=click.Choice(["incremental", "full"]),
+    default="incremental",
+    show_default=True,
+    help="full re-reads every recorded run.",
+)
+@click.pass_context
+def plan(
+    ctx: click.Context,
+    out: Path | None,
+    fmt: str,
+    detailed_exitcode: bool,
+    targets: tuple[str, ...],
+    refresh_only: bool,
+    refresh: str,
+) -> None:
+    """Read live state; print the actions apply would take and the drift found."""
+    _not_implemented("plan")
+
+
+@cli.command()
+@click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--wait", is_flag=True, help="Poll runs until they finish; exit 1 if any failed.")
+@click.option("--timeout", default=None, metavar="DURATION", help="Give up waiting after this.")
+@click.option("--target", "targets", multiple=True, metavar="ADDR", help="Limit to an address.")
+@click.option(
+    "--confirm-replace-dataset",
+    is_flag=True,
+    help="Allow replacing datasets whose schema changed (orphans their data).",
+)
+@click.pass_context
+def apply(
+    ctx: click.Context,
+    planfile: Path | None,
+    auto_approve: bool,
+    wait: bool,
+    timeout: str | None,
+    targets: tuple[str, ...],
+    confirm_replace_dataset: bool,
+) -> None:
+    """Carry out a fresh plan, or exactly a saved one."""
+    _not_implemented("apply")
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.pass_context
+def status(ctx: click.Context, fmt: str) -> None:
+    """Every managed resource: live status, newest run, its batch(es)."""
+    _not_implemented("status")
+
+
+@cli.command()
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "markdown", "json", "csv"]), default="text"
+)
+@click.pass_context
+def audit(ctx: click.Context, fmt: str) -> None:
+    """Every export job and dataset in the sandbox, managed or not."""
+    _not_implemented("audit")
+
+
+@cli.command("import")
+@click.argument("address")
+@click.argument("live_id", metavar="ID")
+@click.pass_context
+def import_(ctx: click.Context, address: str, live_id: str) -> None:
+    """Adopt an existing dataset or export job into state for a document."""
+    _not_implemented("import")
+
+
+@cli.group()
+def state() -> None:
+    """Read and repair the state."""
+
+
+@state.command("list")
+@click.pass_context
+def state_list(ctx: click.Context) -> None:
+    """List the addresses in state."""
+    _not_implemented("state list")
+
+
+@state.command("show")
+@click.argument("address")
+@click.pass_context
+def state_show(ctx: click.Context, address: str) -> None:
+    """Show one resource's state, runs included."""
+    _not_implemented("state show")
+
+
+@state.command("rm")
+@click.argument("address")
+@click.pass_context
+def state_rm(ctx: click.Context, address: str) -> None:
+    """Stop managing a resource (the live object is left alone)."""
+    _not_implemented("state rm")
+
+
+@cli.command()
+@click.pass_context
+def schema(ctx: click.Context) -> None:
+    """Print the JSON Schema of resource documents (for editors)."""
+    _not_implemented("schema")
+
+
+@cli.group()
+def emulator() -> None:
+    """The local platform (an emulator of the documented AEP endpoints)."""
+
+
+@emulator.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".reconciler/emulator"),
+    show_default=True,
+)
+@click.pass_context
+def emulator_serve(ctx: click.Context, host: str, port: int, data_dir: Path) -> None:
+    """Run the local platform as an HTTP server."""
+    _not_implemented("emulator serve")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the command line and turn failures into one-line errors and exit codes."""
+    try:
+        cli.main(args=argv, prog_name="reconciler", standalone_mode=False)
+    except click.exceptions.Exit as stop:
+        sys.exit(stop.exit_code)
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        # Usage errors are bad input like any other: exit 1 (2 means "plan has changes").
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(1)
+    except ReconcilerError as exc:
+        if _VERBOSE:
+            import traceback
+
+            traceback.print_exc()
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("error: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        if _VERBOSE:
+            raise
+        click.echo(
+            f"error: internal error ({type(exc).__name__}: {exc}); rerun with -v for details",
+            err=True,
+        )
+        sys.exit(1)
+    sys.exit(0)
