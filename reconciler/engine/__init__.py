@@ -1,0 +1,1 @@
+"""The reconcile engine: refresh, plan, apply (docs/engine.md)."""

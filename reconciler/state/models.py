@@ -1,0 +1,150 @@
+"""The state file's format (docs/contract.md section 6), as pydantic models.
+
+Field names are the JSON keys (camelCase). Timestamps are timezone-aware datetimes in memory and
+RFC 3339 UTC strings (`2026-01-02T03:04:05.000Z`) on disk.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+
+STATE_VERSION = 1
+
+
+def format_time(value: datetime) -> str:
+    """A timezone-aware datetime -> RFC 3339 UTC with milliseconds."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _parse_time(value: Any) -> Any:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if isinstance(value, datetime) and value.tzinfo is None:
+        raise ValueError("a state timestamp needs a UTC offset")
+    return value
+
+
+UtcTime = Annotated[
+    datetime, BeforeValidator(_parse_time), PlainSerializer(format_time, return_type=str)
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class BatchRef(_Model):
+    segmentId: str
+    batchId: str
+
+
+class Run(_Model):
+    """One export job this tool started or adopted; kept forever (runs are history)."""
+
+    jobId: int
+    fingerprint: str
+    status: str
+    batchId: str | None = None
+    batches: list[BatchRef] = Field(default_factory=list)
+    datasetId: str | None = None
+    createdAt: UtcTime
+    finishedAt: UtcTime | None = None
+    # why this run was started: create / replace / rerun: refresh due / rerun: failed / adopt
+    reason: str
+    # set when this tool asked for the cancellation, so a CANCELLED status is not drift
+    cancelledAt: UtcTime | None = None
+
+
+class DatasetResource(_Model):
+    """A managed Catalog dataset, with what this tool last set on it."""
+
+    kind: Literal["Dataset"] = "Dataset"
+    datasetId: str
+    name: str
+    description: str | None = None
+    tags: dict[str, list[str]] = Field(default_factory=dict)  # as sent, ownership tag included
+    schemaId: str
+    # remembered because the document may be gone when the policy matters
+    deletionPolicy: Literal["Orphan", "Delete"] = "Orphan"
+    createdAt: UtcTime
+
+
+class ExportJobResource(_Model):
+    """A managed export job document: its current fingerprint and every run it ever had."""
+
+    kind: Literal["ExportJob"] = "ExportJob"
+    fingerprint: str
+    request: dict[str, Any]  # canonical symbolic request of `fingerprint`, for diffs
+    datasetAddress: str | None = None
+    datasetId: str | None = None
+    runs: list[Run] = Field(default_factory=list)
+
+    def newest_run(self) -> Run | None:
+        """The most recently created run (the one the plan reasons about)."""
+        return max(self.runs, key=lambda r: (r.createdAt, r.jobId), default=None)
+
+
+Resource = Annotated[DatasetResource | ExportJobResource, Field(discriminator="kind")]
+
+
+class Intent(_Model):
+    """A write-ahead record of a POST about to be sent, so a crash is completed, not repeated."""
+
+    id: str
+    address: str
+    kind: Literal["exportjob", "dataset"]
+    fingerprint: str
+    request: dict[str, Any]  # the normalized resolved body
+    watermarkMs: int | None = None
+    createdAt: UtcTime
+
+
+class UnmanagedJob(_Model):
+    status: str
+    createdMs: int
+    datasetId: str | None = None
+
+
+class Observed(_Model):
+    """What earlier refreshes saw that an incremental refresh will not list again."""
+
+    watermarkMs: int | None = None
+    unmanagedJobs: dict[int, UnmanagedJob] = Field(default_factory=dict)
+
+
+class State(_Model):
+    """The whole state file."""
+
+    version: Literal[1] = 1
+    lineage: str = ""  # uuid4, assigned on the first write
+    serial: int = 0
+    sandbox: str = ""
+    resources: dict[str, Resource] = Field(default_factory=dict)
+    pending: list[Intent] = Field(default_factory=list)
+    observed: Observed = Field(default_factory=Observed)
+
+    def dataset(self, address: str) -> DatasetResource | None:
+        """The dataset resource at `address`, if any."""
+        res = self.resources.get(address)
+        return res if isinstance(res, DatasetResource) else None
+
+    def export_job(self, address: str) -> ExportJobResource | None:
+        """The export job resource at `address`, if any."""
+        res = self.resources.get(address)
+        return res if isinstance(res, ExportJobResource) else None
+
+    def claimed_job_ids(self) -> set[int]:
+        """Every export job id recorded as a run of some resource."""
+        return {
+            run.jobId
+            for res in self.resources.values()
+            if isinstance(res, ExportJobResource)
+            for run in res.runs
+        }
+
+    def to_json(self) -> str:
+        """The file's text: indented JSON, keys in model order, a trailing newline."""
+        return self.model_dump_json(indent=2) + "\n"

@@ -1,0 +1,190 @@
+"""The state file: round trip, clear errors, atomic writes, the lock across processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from reconciler.state import (
+    DatasetResource,
+    ExportJobResource,
+    Intent,
+    Run,
+    State,
+    StateFileError,
+    StateLocked,
+    StateStore,
+)
+from reconciler.state.migrations import upgrade
+
+T0 = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+
+
+def sample_state() -> State:
+    run = Run(
+        jobId=42,
+        fingerprint="f" * 64,
+        status="SUCCEEDED",
+        batchId="b1",
+        batches=[{"segmentId": "s1", "batchId": "b1"}],
+        datasetId="d" * 24,
+        createdAt=T0,
+        finishedAt=T0,
+        reason="create",
+    )
+    return State(
+        sandbox="prod",
+        resources={
+            "dataset/crm": DatasetResource(
+                datasetId="d" * 24,
+                name="CRM",
+                tags={"reconciler/address": ["dataset/crm"]},
+                schemaId="https://ns.adobe.com/xdm/context/profile__union",
+                createdAt=T0,
+            ),
+            "exportjob/daily": ExportJobResource(
+                fingerprint="f" * 64,
+                request={"fields": "a,b", "destination": {"dataset": "crm"}},
+                datasetAddress="dataset/crm",
+                runs=[run],
+            ),
+        },
+        pending=[
+            Intent(
+                id="i1",
+                address="exportjob/daily",
+                kind="exportjob",
+                fingerprint="f" * 64,
+                request={"fields": "a,b"},
+                watermarkMs=1,
+                createdAt=T0,
+            )
+        ],
+    )
+
+
+def test_missing_file_reads_as_a_new_empty_state(tmp_path: Path) -> None:
+    state = StateStore(tmp_path / "s.json", sandbox="dev").read()
+    assert state.serial == 0 and state.lineage == "" and state.sandbox == "dev"
+    assert state.resources == {} and state.pending == []
+
+
+def test_write_round_trips_and_bumps_serial(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "nested" / "s.json")
+    with store.lock() as writer:
+        first = writer.write(sample_state())
+        second = writer.write(first)
+    assert (first.serial, second.serial) == (1, 2)
+    assert first.lineage and second.lineage == first.lineage
+    back = store.read()
+    assert back == second
+    raw = json.loads(store.path.read_text())
+    run = raw["resources"]["exportjob/daily"]["runs"][0]
+    assert run["createdAt"] == "2026-01-02T03:04:05.678Z"
+    assert run["batches"] == [{"segmentId": "s1", "batchId": "b1"}]
+    assert raw["observed"] == {"watermarkMs": None, "unmanagedJobs": {}}
+    # no temp file is left behind
+    assert sorted(p.name for p in store.path.parent.iterdir()) == ["s.json", "s.json.lock"]
+
+
+def test_unmanaged_job_keys_survive_json(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "s.json")
+    state = State.model_validate(
+        {"observed": {"watermarkMs": 5, "unmanagedJobs": {"7": {"status": "NEW", "createdMs": 4}}}}
+    )
+    with store.lock() as writer:
+        writer.write(state)
+    assert store.read().observed.unmanagedJobs[7].status == "NEW"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("{not json", "is not valid JSON (line 1, column 2"),
+        ("[]", "is not a JSON object"),
+        ('{"version": 1, "serial": "x"}', "serial: Input should be a valid integer"),
+        ('{"version": 1, "resources": {"a": {"kind": "Nope"}}}', "resources.a"),
+        ('{"version": 9}', "newer than this reconciler reads (1); upgrade reconciler"),
+        ('{"serial": 1}', "has no integer 'version'"),
+        ('{"version": 0}', "version 0, which this reconciler cannot upgrade"),
+    ],
+)
+def test_bad_files_give_one_line_errors_naming_the_file(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = tmp_path / "s.json"
+    path.write_text(text)
+    with pytest.raises(StateFileError) as info:
+        StateStore(path).read()
+    message = str(info.value)
+    assert str(path) in message and expected in message and "\n" not in message
+
+
+def test_sandbox_mismatch_is_refused(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "s.json", sandbox="prod")
+    with store.lock() as writer:
+        writer.write(State())
+    with pytest.raises(StateFileError, match="sandbox 'prod', not 'dev'"):
+        StateStore(tmp_path / "s.json", sandbox="dev").read()
+
+
+def test_migrations_run_in_order() -> None:
+    steps = {
+        0: lambda raw: {"version": 0, "resources": raw["things"]},
+        1: lambda raw: {**raw, "added": True},
+    }
+    out = upgrade({"version": 0, "things": {}}, "s.json", target=2, migrations=steps)
+    assert out == {"version": 2, "resources": {}, "added": True}
+
+
+_HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from reconciler.state import StateStore
+    with StateStore(Path(sys.argv[1])).lock(command="reconciler apply --auto-approve"):
+        print("locked", flush=True)
+        time.sleep(30)
+    """
+)
+
+
+def test_second_locker_fails_fast_naming_the_holder(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "s.json")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(store.path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+        assert store.holder() is not None
+        started = time.monotonic()
+        with pytest.raises(StateLocked) as info, store.lock():
+            pass
+        assert time.monotonic() - started < 1.0
+        message = str(info.value)
+        assert f"pid {proc.pid}" in message
+        assert "'reconciler apply --auto-approve'" in message and str(store.path) in message
+        # reading never needs the lock
+        assert store.read().serial == 0
+    finally:
+        proc.kill()
+        proc.wait()
+    # the kernel drops a dead holder's lock, so the next locker gets in
+    with store.lock() as writer:
+        writer.write(State())
+    assert store.holder() is None
+
+
+def test_lock_is_released_after_an_error(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "s.json")
+    with pytest.raises(RuntimeError), store.lock():
+        raise RuntimeError("boom")
+    with store.lock():
+        pass
