@@ -1,0 +1,60 @@
+"""The client of the platform API: auth, transport, retries, pagination, typed responses."""
+
+from reconciler.platform.auth import (
+    Credentials,
+    CredentialsError,
+    Endpoints,
+    credentials_from_env,
+)
+from reconciler.platform.client import PlatformClient
+from reconciler.platform.errors import (
+    AuthError,
+    NotFoundError,
+    OutcomeUnknown,
+    PlatformError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+    UnexpectedResponseError,
+    ValidationError,
+)
+from reconciler.platform.logs import disable_request_logging, enable_request_logging
+from reconciler.platform.models import (
+    BatchFile,
+    BatchRef,
+    CatalogBatch,
+    CatalogDataset,
+    ExportJobRecord,
+    JobDestination,
+    JobError,
+    MergePolicy,
+    SegmentDefinition,
+)
+
+__all__ = [
+    "AuthError",
+    "BatchFile",
+    "BatchRef",
+    "CatalogBatch",
+    "CatalogDataset",
+    "Credentials",
+    "CredentialsError",
+    "Endpoints",
+    "ExportJobRecord",
+    "JobDestination",
+    "JobError",
+    "MergePolicy",
+    "NotFoundError",
+    "OutcomeUnknown",
+    "PlatformClient",
+    "PlatformError",
+    "RateLimitedError",
+    "SegmentDefinition",
+    "ServerError",
+    "TransportError",
+    "UnexpectedResponseError",
+    "ValidationError",
+    "credentials_from_env",
+    "disable_request_logging",
+    "enable_request_logging",
+]
