@@ -69,7 +69,16 @@ def cli(
 @click.pass_context
 def validate(ctx: click.Context) -> None:
     """Load and check every document offline; errors as file:line:col: message."""
-    _not_implemented("validate")
+    import os
+
+    from reconciler.spec.report import ValidationFailed, validate_project
+
+    report = validate_project(_opts(ctx).project_dir, _opts(ctx).sandbox, os.environ)
+    for line in report.errors:
+        click.echo(line, err=True)
+    if not report.ok:
+        raise ValidationFailed(report.summary)
+    click.echo(report.summary)
 
 
 _FORMATS_PLAN = click.Choice(["text", "markdown", "json"])
@@ -190,7 +199,9 @@ def state_rm(ctx: click.Context, address: str) -> None:
 @click.pass_context
 def schema(ctx: click.Context) -> None:
     """Print the JSON Schema of resource documents (for editors)."""
-    _not_implemented("schema")
+    from reconciler.spec.schema import json_schema_text
+
+    click.echo(json_schema_text(), nl=False)
 
 
 @cli.group()

@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -23,6 +24,9 @@ API_VERSION = "reconciler/v1"
 PROFILE_UNION_SCHEMA = "https://ns.adobe.com/xdm/context/profile__union"
 XED_CONTENT_TYPE = "application/vnd.adobe.xed+json;version=1"
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+DURATION_PATTERN = r"^\s*\d*[1-9]\d*\s*[smhdw]\s*$"
+SEGMENT_STATUSES = ("realized", "existing", "exited")
 
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -38,6 +42,8 @@ def parse_fields(value: Any) -> Any:
         parts = [p.strip() for p in value]
     else:
         return value  # let pydantic report the type error
+    if not parts or parts == [""]:
+        raise ValueError("fields is empty; omit it to export every field")
     if any(not p for p in parts):
         raise ValueError("fields has an empty entry; remove the stray comma")
     return tuple(parts)
@@ -63,9 +69,7 @@ def parse_timestamp(value: Any) -> Any:
         parsed = value
     elif isinstance(value, str):
         text = value.strip()
-        if not re.match(
-            r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$", text
-        ):
+        if not re.match(TIMESTAMP_PATTERN, text):
             raise ValueError(
                 f"'{value}' is not an RFC 3339 timestamp; write e.g. 2018-10-25T13:22:04-07:00"
             )
@@ -96,20 +100,45 @@ def format_duration(value: timedelta) -> str:
     return f"{seconds}s"
 
 
+# The JSON Schema describes what a spec may say (the input), not the parsed Python value.
 Fields = Annotated[
     tuple[str, ...],
     BeforeValidator(parse_fields),
     PlainSerializer(lambda v: ",".join(v), return_type=str),
+    WithJsonSchema(
+        {
+            "description": "Field paths: a comma-separated string or a list of strings.",
+            "anyOf": [
+                {"type": "string", "minLength": 1},
+                {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
+            ],
+        }
+    ),
 ]
 Timestamp = Annotated[
     datetime,
     BeforeValidator(parse_timestamp),
     PlainSerializer(format_timestamp, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "pattern": TIMESTAMP_PATTERN,
+            "description": "RFC 3339 with an offset, e.g. 2018-10-25T13:22:04-07:00.",
+        }
+    ),
 ]
 Duration = Annotated[
     timedelta,
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": DURATION_PATTERN,
+            "description": "A number and a unit (s, m, h, d, w), e.g. 30m, 24h, 7d.",
+        }
+    ),
 ]
 ResourceName = Annotated[str, Field(pattern=NAME_PATTERN, min_length=1, max_length=63)]
 
@@ -176,7 +205,7 @@ class AdditionalFields(_Model):
 class SegmentRef(_Model):
     segmentId: Annotated[str, Field(min_length=1)]
     segmentNs: str | None = None
-    status: list[str] | None = None
+    status: list[Literal["realized", "existing", "exited"]] | None = None
 
 
 class QualificationTime(_Model):
@@ -185,13 +214,17 @@ class QualificationTime(_Model):
 
 
 class ExportFilter(_Model):
-    segments: list[SegmentRef] | None = None
+    segments: Annotated[list[SegmentRef], Field(min_length=1)] | None = None
     segmentQualificationTime: QualificationTime | None = None
     fromIngestTimestamp: Timestamp | None = None
     emptyProfiles: bool | None = None
 
 
 class Destination(_Model):
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["dataset"]}, {"required": ["datasetId"]}]}
+    )
+
     dataset: ResourceName | None = None  # a Dataset document's metadata.name
     datasetId: Annotated[str, Field(min_length=1)] | None = None  # an unmanaged dataset
     segmentPerBatch: bool = False

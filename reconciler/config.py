@@ -1,0 +1,159 @@
+"""Project settings: reconciler.yaml plus the environment and command line -> Settings."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from reconciler.errors import ReconcilerError
+from reconciler.spec.errors import LocatedError, Location, SpecErrors
+from reconciler.spec.validation import format_path, located_errors
+from reconciler.spec.yamlread import SourceDocument, load_file
+
+CONFIG_NAME = "reconciler.yaml"
+DEFAULT_SANDBOX = "prod"
+SANDBOX_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,126}[a-z0-9])?$"
+_SANDBOX_RE = re.compile(SANDBOX_PATTERN)
+
+
+class ConfigError(ReconcilerError):
+    """Settings given on the command line or in the environment are unusable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the commands need to know about the project, resolved and absolute."""
+
+    project_dir: Path
+    platform: Literal["local", "adobe"]
+    sandbox: str
+    spec_paths: tuple[Path, ...]
+    state_backend: Literal["local"]
+    state_path: Path
+    config_file: Path | None
+    # Where each spec path is written in reconciler.yaml, so a missing folder is located.
+    spec_path_origins: Mapping[Path, Location] = field(default_factory=dict, compare=False)
+
+
+def _sandbox_name(value: str) -> str:
+    if not _SANDBOX_RE.match(value):
+        raise ValueError(
+            f"'{value}' is not a valid sandbox name; use lowercase letters, digits and '-'"
+        )
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class StateSettings(_Strict):
+    backend: Literal["local"] = "local"
+    path: Annotated[str, Field(min_length=1)] = ".reconciler/state/{sandbox}.json"
+
+
+class SettingsFile(_Strict):
+    """The schema of reconciler.yaml."""
+
+    platform: Literal["local", "adobe"] = "local"
+    sandbox: Annotated[str, AfterValidator(_sandbox_name)] | None = None
+    specs: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] | str = [
+        "specs"
+    ]
+    state: StateSettings = Field(default_factory=StateSettings)
+
+
+def _read_file(config: Path, display: Path) -> tuple[SettingsFile, SourceDocument | None]:
+    documents, errors = load_file(config, display)
+    if errors:
+        raise SpecErrors(errors)
+    if len(documents) > 1:
+        where = documents[1].location()
+        raise SpecErrors([LocatedError(where, None, "", "holds several documents; keep one")])
+    if not documents or documents[0].value is None:
+        return SettingsFile(), None
+    doc = documents[0]
+    if not isinstance(doc.value, dict):
+        message = "settings must be a mapping (platform, sandbox, specs, state)"
+        raise SpecErrors([LocatedError(doc.location(), None, "", message)])
+    try:
+        return SettingsFile.model_validate(doc.value), doc
+    except ValidationError as exc:
+        raise SpecErrors(located_errors(exc, SettingsFile, doc, None)) from None
+
+
+def _check_sandbox(value: str, source: str) -> str:
+    if not _SANDBOX_RE.match(value):
+        raise ConfigError(
+            f"sandbox '{value}' from {source} is not a valid sandbox name; "
+            "use lowercase letters, digits and '-'"
+        )
+    return value
+
+
+def load_settings(
+    project_dir: Path, sandbox: str | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Read reconciler.yaml (optional) and apply the precedence --sandbox > AEP_SANDBOX > file."""
+    env = env if env is not None else {}
+    root = project_dir.resolve()
+    if not root.is_dir():
+        raise ConfigError(f"project directory '{project_dir}' does not exist; check -C")
+    config = root / CONFIG_NAME
+    display = Path(CONFIG_NAME)
+    doc: SourceDocument | None = None
+    config_file: Path | None = None
+    file_settings = SettingsFile()
+    if config.exists() or config.is_symlink():
+        file_settings, doc = _read_file(config, display)
+        config_file = config
+
+    def where(*path: str | int) -> Location:
+        return doc.location(path) if doc is not None else Location(display, 1, 1)
+
+    if sandbox:
+        chosen = _check_sandbox(sandbox, "--sandbox")
+    elif env.get("AEP_SANDBOX"):
+        chosen = _check_sandbox(env["AEP_SANDBOX"], "AEP_SANDBOX")
+    else:
+        chosen = file_settings.sandbox or DEFAULT_SANDBOX
+
+    errors: list[LocatedError] = []
+    single = isinstance(file_settings.specs, str)
+    written = [file_settings.specs] if isinstance(file_settings.specs, str) else file_settings.specs
+    spec_paths: list[Path] = []
+    origins: dict[Path, Location] = {}
+    for index, entry in enumerate(written):
+        location = where("specs") if single else where("specs", index)
+        absolute = root / entry
+        if not absolute.resolve().is_relative_to(root):
+            message = f"'{entry}' is outside the project; list folders inside it"
+            label = format_path(("specs",) if single else ("specs", index))
+            errors.append(LocatedError(location, None, label, message))
+            continue
+        if absolute not in origins:
+            spec_paths.append(absolute)
+            origins[absolute] = location
+
+    template = file_settings.state.path
+    state_text = template.replace("{sandbox}", chosen)
+    if "{" in state_text or "}" in state_text:
+        message = f"'{template}' has an unknown placeholder; only {{sandbox}} is supported"
+        errors.append(LocatedError(where("state", "path"), None, "state.path", message))
+    if errors:
+        raise SpecErrors(errors)
+    return Settings(
+        project_dir=root,
+        platform=file_settings.platform,
+        sandbox=chosen,
+        spec_paths=tuple(spec_paths),
+        state_backend=file_settings.state.backend,
+        state_path=root / state_text,
+        config_file=config_file,
+        spec_path_origins=origins,
+    )
