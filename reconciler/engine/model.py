@@ -144,6 +144,35 @@ class FieldChange:
         return {"path": self.path, "old": _plain(self.old), "new": _plain(self.new)}
 
 
+def _path_text(parts: list[Any]) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def field_changes(old: Any, new: Any) -> tuple[FieldChange, ...]:
+    """The field-level differences between two JSON values (deepdiff), sorted by path.
+
+    A field only on one side shows `None` on the other; lists compare position by position.
+    """
+    from deepdiff import DeepDiff  # lazily: deepdiff is slow to import and only plans need it
+
+    tree = DeepDiff(_plain(old), _plain(new), view="tree")
+    changes: dict[str, FieldChange] = {}
+    for levels in tree.values():
+        for level in levels:
+            path = _path_text(level.path(output_format="list"))
+            t1 = None if _is_absent(level.t1) else level.t1
+            t2 = None if _is_absent(level.t2) else level.t2
+            changes[path] = FieldChange(path or "(whole value)", t1, t2)
+    return tuple(changes[p] for p in sorted(changes))
+
+
+def _is_absent(value: Any) -> bool:
+    return type(value).__name__ == "NotPresent"
+
+
 @dataclass(frozen=True)
 class Action:
     """One step apply would take, with why and (for changes) the field-level diff."""
