@@ -1,0 +1,1 @@
+"""Renderers: engine values (plans, status, audit) -> text, markdown, json, csv."""
