@@ -1,0 +1,81 @@
+"""What every route shares: the store, the clock, faults, stats, and the org/sandbox scope."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import Request
+
+from reconciler.emulator import config as config_mod
+from reconciler.emulator import defaults
+from reconciler.emulator.clock import Clock
+from reconciler.emulator.config import EmulatorConfig
+from reconciler.emulator.faults import Faults, Stats
+from reconciler.emulator.store import Store
+
+SANDBOX_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,29}$")
+ORG_ID = re.compile(r"^[0-9A-Za-z]{24}@AdobeOrg$")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """An org and sandbox: every platform object lives in exactly one."""
+
+    org: str
+    sandbox: str
+
+
+class Emulator:
+    """The state of one running emulator (two can live in one process)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.store = Store(data_dir)
+        self.clock = Clock(self.store)
+        self.faults = Faults()
+        self.stats = Stats()
+        self.files_dir = data_dir / "files"
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def config(self) -> EmulatorConfig:
+        """The current (persisted) configuration."""
+        return config_mod.load(self.store)
+
+    def set_config(self, config: EmulatorConfig) -> None:
+        """Persist a new configuration."""
+        config_mod.save(self.store, config)
+
+    def population(self, scope: Scope) -> tuple[int, int]:
+        """(profiles, seed) of a scope's population, created lazily with the defaults."""
+        with self.store.tx() as db:
+            row = db.execute(
+                "SELECT profiles, seed FROM scopes WHERE org = ? AND sandbox = ?",
+                (scope.org, scope.sandbox),
+            ).fetchone()
+            if row is None:
+                db.execute(
+                    "INSERT INTO scopes (org, sandbox, profiles, seed) VALUES (?, ?, ?, ?)",
+                    (scope.org, scope.sandbox, defaults.DEFAULT_PROFILES, defaults.DEFAULT_SEED),
+                )
+                return defaults.DEFAULT_PROFILES, defaults.DEFAULT_SEED
+            return int(row["profiles"]), int(row["seed"])
+
+    def set_population(self, scope: Scope, profiles: int, seed: int) -> None:
+        """Replace a scope's population parameters."""
+        with self.store.tx() as db:
+            db.execute(
+                "INSERT INTO scopes (org, sandbox, profiles, seed) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (org, sandbox) DO UPDATE SET profiles = excluded.profiles, "
+                "seed = excluded.seed",
+                (scope.org, scope.sandbox, profiles, seed),
+            )
+
+
+def emulator_of(request: Request) -> Emulator:
+    """The Emulator serving this request."""
+    emu = request.app.state.emulator
+    assert isinstance(emu, Emulator)
+    return emu
