@@ -215,3 +215,14 @@ def test_markdown_never_exceeds_its_limit(n: int, diff_size: int, limit: int) ->
         assert text == full
     if len(full) > limit:
         assert "omitted. Run `reconciler plan` for the full plan." in text
+
+
+def test_the_documented_example_has_the_keys_the_plan_writes() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "plan-format.md").read_text(encoding="utf-8")
+    example = json.loads(doc.split("```json\n", 1)[1].split("```", 1)[0])
+    written = sample_plan().to_dict()
+    assert example.keys() == written.keys()
+    assert example["summary"].keys() == written["summary"].keys()
+    assert example["actions"][0].keys() == written["actions"][0].keys()
+    assert example["findings"][0].keys() == written["findings"][0].keys()
+    assert Plan.from_json(json.dumps(example)).summary() == example["summary"]["text"]
