@@ -33,14 +33,14 @@ def create_app(data_dir: Path, *, token_ttl_seconds: int | None = None) -> Fault
         redoc_url=None,
     )
     app.state.emulator = emu
-    for router in (
+    platform = (
         auth.router,
         catalog.router,
         jobs_api.router,
         profile_config.router,
         data_access.router,
-        admin.router,
-    ):
+    )
+    for router in (*platform, admin.router):
         app.include_router(router)
 
     @app.exception_handler(ApiError)
@@ -67,4 +67,5 @@ def create_app(data_dir: Path, *, token_ttl_seconds: int | None = None) -> Fault
         _log.exception("emulator bug on %s %s", request.method, request.url.path)
         return service_error(500, f"Emulator error: {type(exc).__name__}").response()
 
-    return FaultMiddleware(app, emu.faults, emu.stats)
+    routes = [route for router in platform for route in router.routes]
+    return FaultMiddleware(app, emu.faults, emu.stats, routes)

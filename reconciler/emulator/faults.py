@@ -9,12 +9,13 @@ import re
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI
 from starlette.responses import JSONResponse
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
 from starlette.types import Message, Receive, Scope, Send
 
 from reconciler.emulator.problems import bad_request
@@ -269,14 +270,17 @@ async def _drop_connection(send: Send) -> None:
 class FaultMiddleware:
     """Counts requests and applies faults to platform routes (never to /_emulator/)."""
 
-    def __init__(self, app: FastAPI, faults: Faults, stats: Stats) -> None:
+    def __init__(
+        self, app: FastAPI, faults: Faults, stats: Stats, routes: Sequence[BaseRoute]
+    ) -> None:
         self.app = app
         self.faults = faults
         self.stats = stats
+        self.routes = tuple(routes)  # the platform routes, matched here before the app runs
 
     def _route_key(self, scope: Scope) -> str | None:
         partial: str | None = None
-        for route in self.app.router.routes:
+        for route in self.routes:
             match, _ = route.matches(scope)
             path = getattr(route, "path", None)
             if path is None or match == Match.NONE:
