@@ -144,6 +144,7 @@ class StateStore:
                 raise StateLocked(self._locked_message(handle)) from None
             try:
                 _record_holder(handle, command)
+                self._remove_stale_temp_files()
                 yield StateWriter(self)
             finally:
                 handle.seek(0)
@@ -152,6 +153,13 @@ class StateStore:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
         finally:
             handle.close()
+
+    def _remove_stale_temp_files(self) -> None:
+        # Left by a writer killed between creating its temp file and the rename; only the lock
+        # holder writes, so under the lock none of them is in use.
+        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
 
     def holder(self) -> dict[str, Any] | None:
         """Who holds the lock now (pid, host, command, startedAt), or None if nobody does."""
