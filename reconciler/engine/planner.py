@@ -95,7 +95,8 @@ def _managed_tags(tags: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
 def _dataset_fields(
     name: str, description: str | None, tags: Mapping[str, Iterable[str]]
 ) -> dict[str, Any]:
-    return {"name": name, "description": description, "tags": _managed_tags(tags)}
+    # "" and no description are the same to a reader (and the only way to clear one by PATCH)
+    return {"name": name, "description": description or None, "tags": _managed_tags(tags)}
 
 
 def _human(delta: timedelta) -> str:
@@ -269,7 +270,9 @@ def _plan_dataset_update(
     recorded = _dataset_fields(res.name, res.description, res.tags)
     seen = _dataset_fields(live_ds.name, live_ds.description, live_ds.tags)
     desired = _dataset_fields(doc.spec.name, doc.spec.description, body["tags"])
-    changes = {"name": desired["name"], "description": desired["description"], "tags": body["tags"]}
+    changes = _update_request(
+        doc, body, live_ds.tags, baseline=seen if seen != recorded else recorded
+    )
     if seen != recorded:
         drift = field_changes(recorded, seen)
         work.find(
@@ -301,6 +304,27 @@ def _plan_dataset_update(
                 request=changes,
             ),
         )
+
+
+def _update_request(
+    doc: DatasetDoc,
+    body: Mapping[str, Any],
+    live_tags: Mapping[str, Iterable[str]],
+    *,
+    baseline: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The PATCH (merge) body: every field the tool manages, so state can record all of them."""
+    # A merge replaces `tags` whole: keep the platform's own tags or the PATCH would drop them.
+    reserved = {k: list(v) for k, v in live_tags.items() if k.startswith(_RESERVED_TAG_PREFIXES)}
+    changes: dict[str, Any] = {
+        "name": doc.spec.name,
+        "tags": dict(sorted({**body["tags"], **reserved}.items())),
+    }
+    if doc.spec.description:
+        changes["description"] = doc.spec.description
+    elif baseline["description"]:
+        changes["description"] = ""  # Catalog takes no null; an empty text clears it
+    return changes
 
 
 def _tagged_dataset(work: _Planning, address: str) -> str | None:

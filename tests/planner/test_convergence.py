@@ -146,7 +146,7 @@ def carry_out(world: World, state: State, action: Action) -> State:
             world.datasets[old.datasetId] = dataclasses.replace(
                 live,
                 name=action.request["name"],
-                description=action.request["description"],
+                description=action.request.get("description", live.description),  # a merge
                 tags={k: tuple(v) for k, v in action.request["tags"].items()},
             )
             ds = world.datasets[old.datasetId]
@@ -252,7 +252,10 @@ def edit(world: World, kind: str, n: int) -> None:
         name = ds_names[n % 2]
         schema = {"schemaRef": {"id": OTHER_SCHEMA}} if n % 4 == 3 else {}
         world.docs[f"dataset/{name}"] = dataset_doc(
-            name, description=f"v{n % 3}", deletionPolicy=("Orphan", "Delete")[n % 2], **schema
+            name,
+            description=f"v{n % 3}" if n % 3 else None,
+            deletionPolicy=("Orphan", "Delete")[n % 2],
+            **schema,
         )
     elif kind == "remove-job":
         world.docs.pop(f"exportjob/{job_names[n % 3]}", None)

@@ -370,3 +370,31 @@ def test_a_job_claimed_by_another_document_is_never_adopted() -> None:
     plan = make_plan(specs(ds, daily, twin), state, live, now=NOW)
     assert brief(plan) == [("exportjob/twin", "create")]
     assert found(plan) == []
+
+
+def test_update_keeps_platform_tags_and_clears_a_description_with_empty_text() -> None:
+    old = dataset_doc("crm", description="old text")
+    _, state, _ = steady(old)
+    res = state.dataset("dataset/crm")
+    assert res is not None
+    platform_tags = {
+        **{k: tuple(v) for k, v in res.tags.items()},
+        "unifiedProfile": ("enabled:true",),
+    }
+    live = LiveSnapshot(datasets={res.datasetId: live_dataset(res, tags=platform_tags)})
+    plan = make_plan(specs(dataset_doc("crm")), state, live, now=NOW)
+    assert brief(plan) == [("dataset/crm", "update")]
+    request = plan.actions[0].request
+    assert request is not None
+    assert request["description"] == ""
+    assert request["tags"] == {ADDRESS_TAG: ["dataset/crm"], "unifiedProfile": ["enabled:true"]}
+    assert [(c.path, c.old, c.new) for c in plan.actions[0].diff] == [
+        ("description", "old text", None)
+    ]
+    # once cleared (live shows ""), nothing more to do
+    cleared = state.model_copy(deep=True)
+    cleared_res = cleared.dataset("dataset/crm")
+    assert cleared_res is not None
+    cleared_res.description = ""
+    live = LiveSnapshot(datasets={res.datasetId: live_dataset(cleared_res)})
+    assert make_plan(specs(dataset_doc("crm")), cleared, live, now=NOW).actions == ()
