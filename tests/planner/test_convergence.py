@@ -388,3 +388,35 @@ def test_same_fingerprint_never_posted_twice_without_a_reason() -> None:
         state = apply(world, state)
     assert world.posts == ["exportjob/daily"]
     _ = timedelta  # refresh policy is covered in test_planner
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(EVENTS, min_size=1, max_size=10))
+def test_the_plan_does_not_depend_on_the_order_of_its_inputs(
+    events: list[tuple[str, str, int]],
+) -> None:
+    world, state = World(), State()
+    for phase, kind, n in events:
+        if phase == "edit":
+            edit(world, kind, n)
+        elif phase == "oob":
+            out_of_band(world, kind, n)
+        else:
+            state = apply(world, state, wait=kind == "wait")
+    specs, live = world.specs(), world.snapshot(state)
+    plan = make_plan(specs, state, live, now=world.now())
+    shuffled = Specs(
+        datasets=dict(reversed(list(specs.datasets.items()))),
+        export_jobs=dict(reversed(list(specs.export_jobs.items()))),
+    )
+    live_shuffled = dataclasses.replace(
+        live,
+        datasets=dict(reversed(list(live.datasets.items()))),
+        runs=dict(reversed(list(live.runs.items()))),
+        new_jobs=tuple(reversed(live.new_jobs)),
+    )
+    state_shuffled = state.model_copy(
+        update={"resources": dict(reversed(list(state.resources.items())))}
+    )
+    again = make_plan(shuffled, state_shuffled, live_shuffled, now=world.now())
+    assert again.to_json() == plan.to_json()
