@@ -284,8 +284,9 @@ class Plan:
         return bool(self.findings) or any(a.action != "wait" for a in self.actions)
 
     def action_counts(self) -> dict[str, int]:
-        """Number of actions per action kind (only kinds that occur)."""
-        return dict(Counter(a.action for a in self.actions))
+        """Number of actions per action kind (only kinds that occur), in the summary's order."""
+        counts: Counter[str] = Counter(a.action for a in self.actions)
+        return {kind: counts[kind] for kind, _ in _SUMMARY_ORDER if counts[kind]}
 
     def finding_counts(self) -> dict[str, int]:
         """Number of findings per finding kind (only kinds that occur)."""

@@ -18,6 +18,7 @@ def render_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:
         head += ["_Refresh only: no actions were planned._", ""]
     if plan.targets:
         head += [f"_Targets: {', '.join(f'`{t}`' for t in plan.targets)}_", ""]
+    head += _counts_table(plan)
     rows = _table_rows(plan)
     details = [_details(a) for a in plan.actions if _has_details(a)]
     details += [_finding_details(f) for f in plan.findings if f.evidence]
@@ -40,6 +41,22 @@ def render_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:
     if cut_rows or cut_details:
         out += "\n" + _cut_note(cut_rows, cut_details) + "\n"
     return out
+
+
+def _counts_table(plan: Plan) -> list[str]:
+    """One row of counts per action kind and per finding kind: always shown, whatever is cut."""
+    actions = plan.action_counts()
+    findings = plan.finding_counts()
+    columns = [(f"`{ACTION_SYMBOLS[k]}` {k}", n) for k, n in actions.items()]
+    columns += [(f"`{FINDING_SYMBOL}` {k}", n) for k, n in sorted(findings.items())]
+    if not columns:
+        return []
+    return [
+        "| " + " | ".join(name for name, _ in columns) + " |",
+        "|" + "---|" * len(columns),
+        "| " + " | ".join(str(n) for _, n in columns) + " |",
+        "",
+    ]
 
 
 def _table_rows(plan: Plan) -> list[str]:

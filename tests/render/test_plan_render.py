@@ -185,7 +185,9 @@ def big_plan(n: int, diff_size: int = 5) -> Plan:
 def test_markdown_is_cut_with_an_explicit_note() -> None:
     text = render_markdown(big_plan(500))
     assert len(text) <= MARKDOWN_LIMIT
-    assert text.startswith("## Reconciler plan\n\n**Plan: 500 to replace**\n\n| |")
+    assert text.startswith(
+        "## Reconciler plan\n\n**Plan: 500 to replace**\n\n| `-/+` replace |\n|---|\n| 500 |\n\n| |"
+    )
     assert "| `-/+` | `exportjob/job-00499` | replace |" in text  # the whole table fits
     assert "detail sections omitted" in text and "Run `reconciler plan` for the full plan." in text
     # details that are shown are whole: every opened <details> is closed
