@@ -542,7 +542,11 @@ def _plan_removed(work: _Planning) -> None:
         res = work.state.resources[address]
         if isinstance(res, ExportJobResource):
             newest = res.newest_run()
-            if newest is not None and _in_flight(work, newest):
+            if newest is not None and _in_flight(work, newest) and newest.cancelledAt is not None:
+                # asked already; the platform is still winding the job down
+                reason = f"document removed; cancellation of job {newest.jobId} is under way"
+                work.act(_GROUP_JOB, Action(address, "exportjob", "wait", reason))
+            elif newest is not None and _in_flight(work, newest):
                 work.act(
                     _GROUP_JOB,
                     Action(

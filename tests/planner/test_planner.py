@@ -398,3 +398,15 @@ def test_update_keeps_platform_tags_and_clears_a_description_with_empty_text() -
     cleared_res.description = ""
     live = LiveSnapshot(datasets={res.datasetId: live_dataset(cleared_res)})
     assert make_plan(specs(dataset_doc("crm")), cleared, live, now=NOW).actions == ()
+
+
+def test_a_cancel_already_asked_for_is_waited_on_not_repeated() -> None:
+    ds, job = dataset_doc("crm"), job_doc("daily")
+    _, state, live = steady(ds, job)
+    res = state.export_job("exportjob/daily")
+    assert res is not None
+    res.runs = [run_for(job, 101, "PROCESSING", cancelledAt=NOW)]
+    live = dataclasses.replace(live, runs={101: live_run(job, 101, "PROCESSING")})
+    plan = make_plan(specs(ds), state, live, now=NOW)
+    assert brief(plan) == [("exportjob/daily", "wait")]
+    assert "cancellation of job 101 is under way" in plan.actions[0].reason
