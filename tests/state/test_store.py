@@ -11,8 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconciler.state import (
+    BatchRef,
     DatasetResource,
     ExportJobResource,
     Intent,
@@ -188,3 +191,45 @@ def test_lock_is_released_after_an_error(tmp_path: Path) -> None:
         raise RuntimeError("boom")
     with store.lock():
         pass
+
+
+def test_a_folder_in_place_of_the_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "s.json").mkdir()
+    with pytest.raises(StateFileError, match=r"cannot read .*s\.json: Is a directory"):
+        StateStore(tmp_path / "s.json").read()
+
+
+run_strategy = st.builds(
+    Run,
+    jobId=st.integers(1, 2**53),
+    fingerprint=st.text("0123456789abcdef", min_size=64, max_size=64),
+    status=st.sampled_from(["NEW", "PROCESSING", "SUCCEEDED", "FAILED", "CANCELLED", "WEIRD"]),
+    batchId=st.none() | st.text(min_size=1, max_size=12),
+    batches=st.lists(
+        st.builds(BatchRef, segmentId=st.text(max_size=8), batchId=st.text(max_size=8)), max_size=3
+    ),
+    datasetId=st.none() | st.text(min_size=1, max_size=24),
+    createdAt=st.datetimes(timezones=st.just(UTC)).map(
+        lambda d: d.replace(microsecond=d.microsecond // 1000 * 1000)
+    ),
+    finishedAt=st.none(),
+    reason=st.sampled_from(["create", "replace", "rerun: failed", "adopt"]),
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(runs=st.lists(run_strategy, max_size=5), text=st.text(max_size=30))
+def test_any_state_survives_a_write_and_read(
+    tmp_path_factory: pytest.TempPathFactory, runs: list[Run], text: str
+) -> None:
+    store = StateStore(tmp_path_factory.mktemp("s") / "state.json", sandbox="prod")
+    state = State(
+        resources={
+            "exportjob/x": ExportJobResource(
+                fingerprint="f", request={"fields": text, "n": [1, None, True]}, runs=runs
+            )
+        }
+    )
+    with store.lock() as writer:
+        written = writer.write(state)
+    assert store.read() == written
