@@ -9,12 +9,16 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from reconciler import __version__
 from reconciler.errors import NotImplementedYet, ReconcilerError
+
+if TYPE_CHECKING:
+    from reconciler.config import Settings
+    from reconciler.engine.workflow import Console
 
 _VERBOSE = False
 
@@ -37,6 +41,22 @@ def _opts(ctx: click.Context) -> GlobalOptions:
     obj = ctx.find_root().obj
     assert isinstance(obj, GlobalOptions)
     return obj
+
+
+def _engine(ctx: click.Context) -> tuple[Settings, Console]:
+    """The project's settings and a console on stdout/stderr for the engine's commands."""
+    from reconciler.engine import workflow
+
+    opts = _opts(ctx)
+    console = workflow.Console(
+        out=click.echo,
+        err=lambda line: click.echo(line, err=True),
+        color=opts.color,
+        verbose=opts.verbose,
+        interactive=sys.stdin.isatty(),
+        confirm=lambda question: click.confirm(question, default=False),
+    )
+    return workflow.settings_for(opts.project_dir, opts.sandbox), console
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -112,7 +132,21 @@ def plan(
     refresh: str,
 ) -> None:
     """Read live state; print the actions apply would take and the drift found."""
-    _not_implemented("plan")
+    from reconciler.engine import workflow
+
+    settings, console = _engine(ctx)
+    code = workflow.plan(
+        settings,
+        console,
+        out=out,
+        fmt=fmt,
+        detailed_exitcode=detailed_exitcode,
+        targets=targets,
+        refresh_only=refresh_only,
+        full_refresh=refresh == "full",
+    )
+    if code:
+        sys.exit(code)  # main() ignores click's return value, so exit here
 
 
 @cli.command()
@@ -137,7 +171,19 @@ def apply(
     confirm_replace_dataset: bool,
 ) -> None:
     """Carry out a fresh plan, or exactly a saved one."""
-    _not_implemented("apply")
+    from reconciler.engine import workflow
+
+    settings, console = _engine(ctx)
+    workflow.apply(
+        settings,
+        console,
+        planfile=planfile,
+        auto_approve=auto_approve,
+        wait=wait,
+        timeout=timeout,
+        targets=targets,
+        confirm_replace_dataset=confirm_replace_dataset,
+    )
 
 
 @cli.command()
@@ -145,7 +191,10 @@ def apply(
 @click.pass_context
 def status(ctx: click.Context, fmt: str) -> None:
     """Every managed resource: live status, newest run, its batch(es)."""
-    _not_implemented("status")
+    from reconciler.engine import workflow
+
+    settings, console = _engine(ctx)
+    workflow.status(settings, console, fmt=fmt)
 
 
 @cli.command()
@@ -155,7 +204,10 @@ def status(ctx: click.Context, fmt: str) -> None:
 @click.pass_context
 def audit(ctx: click.Context, fmt: str) -> None:
     """Every export job and dataset in the sandbox, managed or not."""
-    _not_implemented("audit")
+    from reconciler.engine import workflow
+
+    settings, console = _engine(ctx)
+    workflow.audit(settings, console, fmt=fmt)
 
 
 @cli.command("import")
@@ -164,7 +216,10 @@ def audit(ctx: click.Context, fmt: str) -> None:
 @click.pass_context
 def import_(ctx: click.Context, address: str, live_id: str) -> None:
     """Adopt an existing dataset or export job into state for a document."""
-    _not_implemented("import")
+    from reconciler.engine import workflow
+
+    settings, console = _engine(ctx)
+    workflow.import_(settings, console, address, live_id)
 
 
 @cli.group()
@@ -176,7 +231,10 @@ def state() -> None:
 @click.pass_context
 def state_list(ctx: click.Context) -> None:
     """List the addresses in state."""
-    _not_implemented("state list")
+    from reconciler.engine import workflow
+
+    settings, console = _engine(ctx)
+    workflow.state_list(settings, console)
 
 
 @state.command("show")
@@ -184,7 +242,10 @@ def state_list(ctx: click.Context) -> None:
 @click.pass_context
 def state_show(ctx: click.Context, address: str) -> None:
     """Show one resource's state, runs included."""
-    _not_implemented("state show")
+    from reconciler.engine import workflow
+
+    settings, console = _engine(ctx)
+    workflow.state_show(settings, console, address)
 
 
 @state.command("rm")
@@ -192,7 +253,10 @@ def state_show(ctx: click.Context, address: str) -> None:
 @click.pass_context
 def state_rm(ctx: click.Context, address: str) -> None:
     """Stop managing a resource (the live object is left alone)."""
-    _not_implemented("state rm")
+    from reconciler.engine import workflow
+
+    settings, console = _engine(ctx)
+    workflow.state_rm(settings, console, address)
 
 
 @cli.command()
