@@ -23,6 +23,7 @@ from reconciler.platform.models import (
     SegmentDefinition,
 )
 from reconciler.platform.paging import catalog_entries, id_from_ref, offset_from_next
+from reconciler.platform.retry import Backoff
 from reconciler.platform.transport import Transport
 
 T = TypeVar("T")
@@ -48,6 +49,7 @@ class PlatformClient:
         retry_budget: float = 60.0,
         max_workers: int = 8,
         rate_limit: float | None = None,
+        backoff: Backoff | None = None,
     ) -> None:
         self.sandbox = sandbox
         self.max_workers = max(1, max_workers)
@@ -59,6 +61,7 @@ class PlatformClient:
             retry_budget=retry_budget,
             pool_size=self.max_workers,
             rate_limit=rate_limit,
+            backoff=backoff,
         )
         self._pool: ThreadPoolExecutor | None = None
 

@@ -170,6 +170,8 @@ class Transport:
         budget = RetryBudget(self.retry_budget)
         attempt = 0
         reauthenticated = False
+        # Set once an attempt may have taken effect without our seeing the answer.
+        maybe_done = False
         while True:
             headers, token = self._headers(authenticated, accept)
             retry_after: float | None = None
@@ -181,6 +183,7 @@ class Transport:
                 )
                 if isinstance(exc, _NOT_SENT):
                     raise error from None
+                maybe_done = maybe_done or _may_have_arrived(exc)
                 if not idempotent and _may_have_arrived(exc):
                     raise OutcomeUnknown(
                         f"the connection failed after the request was sent ({_describe(exc, self.timeout)}), "
@@ -190,7 +193,7 @@ class Transport:
                     ) from None
             else:
                 status = response.status_code
-                if status < 400 or (method == "DELETE" and status == 404 and attempt > 0):
+                if status < 400 or (method == "DELETE" and status == 404 and maybe_done):
                     return response
                 if status == 401 and token is not None and not reauthenticated:
                     # An expired or revoked token: one new token, one repeat of the call.
@@ -204,9 +207,7 @@ class Transport:
                     method=method,
                     path=path,
                 )
-                if status not in RETRYABLE_STATUSES:
-                    raise error
-                if not idempotent and status != 429:
+                if not idempotent and status >= 500:
                     raise OutcomeUnknown(
                         f"the platform answered {status} ({error.message}), which does not say "
                         "whether the request was carried out",
@@ -216,6 +217,9 @@ class Transport:
                         method=method,
                         path=path,
                     )
+                if status not in RETRYABLE_STATUSES:
+                    raise error
+                maybe_done = maybe_done or status >= 500
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
             wait = next_wait(attempt, retry_after, self.backoff, self._rng)
             if not budget.allows(wait):

@@ -1,0 +1,33 @@
+"""Fixtures: an emulator per test over real HTTP, its admin endpoints, and a client for it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from platform_helpers import Admin, make_client
+
+from reconciler.emulator.server import RunningEmulator, start_in_thread
+from reconciler.platform import PlatformClient
+
+
+@pytest.fixture
+def emulator(tmp_path: Path) -> Iterator[RunningEmulator]:
+    with start_in_thread(tmp_path / "emulator") as running:
+        yield running
+
+
+@pytest.fixture
+def admin(emulator: RunningEmulator) -> Iterator[Admin]:
+    admin = Admin(emulator.base_url)
+    # Short job timings keep the lifecycle tests fast.
+    admin.config(job_new_seconds=0.05, job_processing_seconds=0.1)
+    yield admin
+    admin.session.close()
+
+
+@pytest.fixture
+def client(emulator: RunningEmulator, admin: Admin) -> Iterator[PlatformClient]:
+    with make_client(emulator.base_url) as platform_client:
+        yield platform_client
