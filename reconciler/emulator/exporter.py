@@ -86,20 +86,27 @@ def rows_for(
     return [r for p in selected(profiles, request, segments) if (r := row(p, request)) is not None]
 
 
+def to_table(rows: list[dict[str, Any]], fields: Paths | None) -> pa.Table:
+    """One table for all rows; every key of every row becomes a column (nulls where absent)."""
+    # pa.Table.from_pylist takes its columns from the first row only, dropping the rest.
+    columns = dict.fromkeys(key for r in rows for key in r)
+    if not columns:
+        # A table without columns cannot hold rows: keep the row count in a null column.
+        name = fields[0][0] if fields else "identities"
+        return pa.table({name: pa.nulls(len(rows))})
+    return pa.table({key: pa.array([r.get(key) for r in rows]) for key in columns})
+
+
 def write_parquet(
     rows: list[dict[str, Any]], directory: Path, rows_per_file: int, fields: Paths | None
 ) -> list[tuple[str, int]]:
-    """Write rows as part-NNNNN.parquet files; (name, size) of each (at least one file)."""
+    """Write rows as part-NNNNN.parquet files of one schema; (name, size) of each (at least one)."""
     directory.mkdir(parents=True, exist_ok=True)
-    chunks = [rows[i : i + rows_per_file] for i in range(0, len(rows), rows_per_file)] or [[]]
+    table = to_table(rows, fields)
+    offsets = range(0, max(len(rows), 1), rows_per_file)
     written = []
-    for index, chunk in enumerate(chunks):
-        table = pa.Table.from_pylist(chunk)
-        if table.num_columns == 0:
-            # A table without columns cannot hold rows: keep the row count in a null column.
-            name = ".".join(fields[0]) if fields else "identities"
-            table = pa.table({name.split(".")[0]: pa.nulls(len(chunk))})
+    for index, offset in enumerate(offsets):
         path = directory / f"part-{index:05d}.parquet"
-        pq.write_table(table, path)
+        pq.write_table(table.slice(offset, rows_per_file), path)
         written.append((path.name, path.stat().st_size))
     return written

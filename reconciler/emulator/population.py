@@ -105,15 +105,23 @@ def _profile(rng: random.Random, index: int) -> Profile:
                     "_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
                     "eventType": "web.webpagedetails.pageViews",
                     "timestamp": iso(ingest - rng.randrange(1000, 3_600_000)),
+                    # Platform datasets carry the ingestion time as system metadata.
+                    "_acp_system_metadata": {"ingestTime": ingest},
                     "environment": {
                         "browserDetails": {"name": name, "version": rng.choice(versions)}
                     },
                 },
             )
         )
+    ingest_ms = _between(rng, _PROFILE_INGEST)
     return Profile(
-        attributes={"identities": identities, "identityMap": identity_map, **attributes},
-        ingest_ms=_between(rng, _PROFILE_INGEST),
+        attributes={
+            "identities": identities,
+            "identityMap": identity_map,
+            **attributes,
+            "_acp_system_metadata": {"ingestTime": ingest_ms},
+        },
+        ingest_ms=ingest_ms,
         memberships=memberships,
         events=tuple(sorted(events, key=lambda e: e.ingest_ms)),
     )
