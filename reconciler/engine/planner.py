@@ -648,7 +648,7 @@ def record_observations(state: State, live: LiveSnapshot) -> State:
     claimed = state.claimed_job_ids()
     unmanaged = {k: v for k, v in state.observed.unmanagedJobs.items() if k not in claimed}
     for job_id, run in live.runs.items():
-        if job_id not in claimed and (job_id in unmanaged or job_id in live.new_jobs):
+        if job_id not in claimed:
             unmanaged[job_id] = UnmanagedJob(
                 status=run.status, createdMs=run.created_ms, datasetId=run.dataset_id
             )
