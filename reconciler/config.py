@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from reconciler.errors import ReconcilerError
 from reconciler.spec.errors import LocatedError, Location, SpecErrors
@@ -62,9 +62,12 @@ class SettingsFile(_Strict):
 
     platform: Literal["local", "adobe"] = "local"
     sandbox: Annotated[str, AfterValidator(_sandbox_name)] | None = None
-    specs: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] | str = [
-        "specs"
-    ]
+    # `specs: specs` (one folder) reads as `specs: [specs]`.
+    specs: Annotated[
+        list[Annotated[str, Field(min_length=1)]],
+        Field(min_length=1),
+        BeforeValidator(lambda v: [v] if isinstance(v, str) else v),
+    ] = ["specs"]
     state: StateSettings = Field(default_factory=StateSettings)
 
 
@@ -124,8 +127,8 @@ def load_settings(
         chosen = file_settings.sandbox or DEFAULT_SANDBOX
 
     errors: list[LocatedError] = []
-    single = isinstance(file_settings.specs, str)
-    written = [file_settings.specs] if isinstance(file_settings.specs, str) else file_settings.specs
+    single = doc is not None and isinstance(doc.value.get("specs"), str)
+    written = file_settings.specs
     spec_paths: list[Path] = []
     origins: dict[Path, Location] = {}
     for index, entry in enumerate(written):

@@ -41,7 +41,7 @@ def parse_fields(value: Any) -> Any:
             raise ValueError("fields must be a comma-separated string or a list of strings")
         parts = [p.strip() for p in value]
     else:
-        return value  # let pydantic report the type error
+        raise ValueError("fields must be a comma-separated string or a list of strings")
     if not parts or parts == [""]:
         raise ValueError("fields is empty; omit it to export every field")
     if any(not p for p in parts):

@@ -103,6 +103,12 @@ def _message(error: ErrorDetails, root: type[BaseModel], path: Path_) -> str:
             f"'{value}' is not a valid name; use at most 63 lowercase letters, digits and '-', "
             "starting and ending with a letter or digit"
         )
+    if kind == "string_too_long":
+        return f"longer than {ctx.get('max_length')} characters; shorten it"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "too_short":
+        return "the list is empty; add an entry or remove the key"
     if kind in ("model_type", "dict_type", "model_attributes_type"):
         return f"expected a mapping, found {describe(value)}"
     if kind in ("list_type", "tuple_type"):

@@ -23,6 +23,12 @@ from reconciler.spec.errors import LocatedError, Location
 MAX_FILE_BYTES = 1024 * 1024
 MAX_ALIAS_NODES = 10_000  # nodes produced by alias expansion, per file
 MAX_DEPTH = 64
+SAFE_NATIVE_DEPTH = 2_000
+_TOO_DEEP = (
+    f"nesting is deeper than {MAX_DEPTH} levels (or an alias refers to itself); "
+    "flatten the document"
+)
+_UNDEFINED_ALIAS = "invalid YAML: an alias (*name) is used before its anchor (&name) is defined"
 
 _Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TAG = "tag:yaml.org,2002:"
@@ -114,6 +120,8 @@ def _yaml_error(display: Path, exc: yaml.YAMLError, text: str) -> FileProblem:
         mark = exc.problem_mark or exc.context_mark
         what = " ".join(p for p in (exc.context, exc.problem) if p) or "syntax error"
         loc = mark_location(display, mark)
+        if "undefined alias" in what:
+            return _problem(display, _UNDEFINED_ALIAS, loc.line, loc.column)
         return _problem(display, f"invalid YAML: {what}", loc.line, loc.column)
     position = getattr(exc, "position", None)
     if isinstance(position, int):
@@ -125,21 +133,98 @@ def _yaml_error(display: Path, exc: yaml.YAMLError, text: str) -> FileProblem:
     return _problem(display, f"invalid YAML: {exc}")
 
 
+def _compose(loader: Any, display: Path) -> yaml.Node | None:
+    """One document's node tree, composed iteratively from parser events.
+
+    libyaml's own composer recurses in C and crashes the interpreter on deeply nested input
+    (`[[[[...`), so nesting is composed here with an explicit stack and a depth limit.
+    """
+    anchors: dict[str, yaml.Node] = {}
+    stack: list[yaml.Node] = []
+    pending_keys: list[yaml.Node | None] = []
+    root: yaml.Node | None = None
+    while True:
+        event = loader.get_event()
+        if isinstance(event, yaml.DocumentEndEvent):
+            return root
+        if isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            stack.pop().end_mark = event.end_mark
+            pending_keys.pop()
+            continue
+        node: yaml.Node
+        start: Any = event.start_mark  # libyaml's own Mark type; the stubs know only PyYAML's
+        end: Any = event.end_mark
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor not in anchors:
+                loc = mark_location(display, event.start_mark)
+                raise _problem(display, _UNDEFINED_ALIAS, loc.line, loc.column)
+            node = anchors[event.anchor]
+        elif isinstance(event, yaml.ScalarEvent):
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+            node = yaml.ScalarNode(tag, event.value, start, end, event.style)
+        elif isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+            kind = (
+                yaml.SequenceNode
+                if isinstance(event, yaml.SequenceStartEvent)
+                else yaml.MappingNode
+            )
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = loader.resolve(kind, None, event.implicit)
+            node = kind(tag, [], start, None, flow_style=event.flow_style)
+        else:  # DocumentStart, StreamStart: nothing to build
+            continue
+        if not isinstance(event, yaml.AliasEvent) and event.anchor is not None:
+            anchors[event.anchor] = node
+        if not stack:
+            root = node
+        elif isinstance(stack[-1], yaml.SequenceNode):
+            stack[-1].value.append(node)
+        elif pending_keys[-1] is None:
+            pending_keys[-1] = node
+        else:
+            stack[-1].value.append((pending_keys[-1], node))
+            pending_keys[-1] = None
+        if isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+            if len(stack) > MAX_DEPTH:
+                loc = mark_location(display, event.start_mark)
+                raise _problem(display, _TOO_DEEP, loc.line, loc.column)
+            stack.append(node)
+            pending_keys.append(None)
+
+
+def _shallow(text: str) -> bool:
+    """True when the text cannot nest deeper than libyaml's recursive composer survives.
+
+    Flow nesting is at most the number of `[` and `{`; block nesting needs a deeper column each
+    level, so at most the longest line. libyaml copes with about 20,000 levels; keep far below.
+    """
+    if _Loader is yaml.SafeLoader:
+        return False
+    flow = text.count("[") + text.count("{")
+    return flow + max(map(len, text.splitlines()), default=0) <= SAFE_NATIVE_DEPTH
+
+
 def compose_documents(text: str, display: Path) -> list[yaml.Node]:
     """Every document's root node (empty documents skipped); raises FileProblem on bad YAML."""
     loader = _Loader(text)
     nodes: list[yaml.Node] = []
     try:
-        while loader.check_node():
-            node = loader.get_node()
+        if _shallow(text):  # the common case: libyaml composes, about twice as fast
+            while loader.check_node():
+                node = loader.get_node()
+                if node is not None:
+                    nodes.append(node)
+            return nodes
+        loader.get_event()  # StreamStart
+        while not loader.check_event(yaml.StreamEndEvent):
+            node = _compose(loader, display)
             if node is not None:
                 nodes.append(node)
     except yaml.YAMLError as exc:
         raise _yaml_error(display, exc, text) from exc
-    except RecursionError as exc:
-        raise _problem(
-            display, f"nesting is too deep; specs nest at most {MAX_DEPTH} levels"
-        ) from exc
     finally:
         loader.dispose()
     return nodes
@@ -180,9 +265,7 @@ class Builder:
 
     def _value(self, node: yaml.Node, depth: int) -> Any:
         if depth > MAX_DEPTH:
-            self._error(
-                node, f"nesting is deeper than {MAX_DEPTH} levels (or an alias refers to itself)"
-            )
+            self._error(node, _TOO_DEEP)
             raise _Abort
         if id(node) in self._seen:
             # An alias: the same node again. Count what it expands to, so a "billion laughs"
