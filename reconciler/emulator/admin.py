@@ -204,9 +204,15 @@ def ui_delete_dataset(request: Request, dataset_id: str) -> JSONResponse:
 
 @router.post("/exportJobs")
 async def ui_create_job(request: Request) -> JSONResponse:
-    """Create an export job outside the tool; same body and checks as the API."""
+    """Create an export job outside the tool; same body and checks as the API, optional "id"."""
     emu = emulator_of(request)
-    job = jobs.create(emu, admin_scope(request), await json_body(request))
+    body = await json_body(request)
+    explicit = body.pop("id", None) if isinstance(body, dict) else None
+    if explicit is not None and (
+        isinstance(explicit, bool) or not isinstance(explicit, int) or not 0 < explicit < 10**15
+    ):
+        raise bad_request("id: expected a positive integer")
+    job = jobs.create(emu, admin_scope(request), body, job_id=explicit)
     job, phase = jobs.observe(emu, job)
     return JSONResponse(jobs.render(emu, job, phase))
 

@@ -102,7 +102,7 @@ def _check_references(emu: Emulator, scope: Scope, request: ExportRequest) -> No
             )
 
 
-def create(emu: Emulator, scope: Scope, body: Any) -> Job:
+def create(emu: Emulator, scope: Scope, body: Any, *, job_id: int | None = None) -> Job:
     """Validate and store a new job in NEW; its batch ids are allocated now (seeds show them)."""
     request = parse(body)
     _check_references(emu, scope, request)
@@ -115,10 +115,18 @@ def create(emu: Emulator, scope: Scope, body: Any) -> Job:
     config = emu.config
     now = emu.clock.now_ms()
     with emu.store.tx() as db:
+        if (
+            job_id is not None
+            and db.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        ):
+            raise service_error(
+                409, f"An export job with id {job_id} already exists", SERVICE, 1409
+            )
         cursor = db.execute(
-            "INSERT INTO jobs (org, sandbox, creation_ms, request, request_id, new_ms, "
-            "processing_ms, outcome, fail_errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO jobs (id, org, sandbox, creation_ms, request, request_id, new_ms, "
+            "processing_ms, outcome, fail_errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
+                job_id,
                 scope.org,
                 scope.sandbox,
                 now,
