@@ -286,7 +286,9 @@ def emulator() -> None:
 @click.pass_context
 def emulator_serve(ctx: click.Context, host: str, port: int, data_dir: Path) -> None:
     """Run the local platform as an HTTP server."""
-    _not_implemented("emulator serve")
+    from reconciler.emulator.server import serve
+
+    serve(host, port, data_dir)
 
 
 def main(argv: list[str] | None = None) -> None:
