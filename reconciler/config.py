@@ -113,6 +113,9 @@ def load_settings(
     config_file: Path | None = None
     file_settings = SettingsFile()
     if config.exists() or config.is_symlink():
+        if not config.resolve().is_relative_to(root):
+            message = f"symlink to '{config.resolve()}' leaves the project; copy the file in"
+            raise SpecErrors([LocatedError(Location(display, 1, 1), None, "", message)])
         file_settings, doc = _read_file(config, display)
         config_file = config
 

@@ -148,22 +148,30 @@ class _Model(BaseModel):
 
 
 class Metadata(_Model):
+    """The document's identity: `name` is unique per kind; `labels` are free-form strings."""
+
     name: ResourceName
     labels: dict[str, str] = Field(default_factory=dict)
 
 
 class SchemaRef(_Model):
+    """The XDM schema of the dataset (default: the Individual Profile union schema)."""
+
     id: str = PROFILE_UNION_SCHEMA
     contentType: str = XED_CONTENT_TYPE
 
 
 class FileDescription(_Model):
+    """How the dataset stores its files (parquet, persisted)."""
+
     persisted: bool = True
     containerFormat: str = "parquet"
     format: str = "parquet"
 
 
 class DatasetSpec(_Model):
+    """The Catalog dataset: its name, schema and what happens when the document is removed."""
+
     name: Annotated[str, Field(min_length=1)]
     description: str | None = None
     schemaRef: SchemaRef = Field(default_factory=SchemaRef)
@@ -174,6 +182,8 @@ class DatasetSpec(_Model):
 
 
 class DatasetDoc(_Model):
+    """A Catalog dataset that export jobs write into, managed by this repository."""
+
     apiVersion: Literal["reconciler/v1"]
     kind: Literal["Dataset"]
     metadata: Metadata
@@ -185,35 +195,49 @@ class DatasetDoc(_Model):
 
 
 class MergePolicyRef(_Model):
+    """The merge policy of the export; without `version`, the newest version."""
+
     id: Annotated[str, Field(min_length=1)]
     version: int | None = None
 
 
 class EventListFilter(_Model):
+    """Only events ingested after `fromIngestTimestamp`."""
+
     fromIngestTimestamp: Timestamp | None = None
 
 
 class EventList(_Model):
+    """Time-series event fields exported with each profile."""
+
     fields: Fields | None = None
     filter: EventListFilter | None = None
 
 
 class AdditionalFields(_Model):
+    """Related time-series data to export (omit to export profile attributes only)."""
+
     eventList: EventList | None = None
 
 
 class SegmentRef(_Model):
+    """One audience (segment) to export, optionally only members in the given statuses."""
+
     segmentId: Annotated[str, Field(min_length=1)]
     segmentNs: str | None = None
     status: list[Literal["realized", "existing", "exited"]] | None = None
 
 
 class QualificationTime(_Model):
+    """Only members who qualified between `startTime` and `endTime`."""
+
     startTime: Timestamp | None = None
     endTime: Timestamp | None = None
 
 
 class ExportFilter(_Model):
+    """Which profiles to export; without a filter, every profile."""
+
     segments: Annotated[list[SegmentRef], Field(min_length=1)] | None = None
     segmentQualificationTime: QualificationTime | None = None
     fromIngestTimestamp: Timestamp | None = None
@@ -221,6 +245,8 @@ class ExportFilter(_Model):
 
 
 class Destination(_Model):
+    """Where the export goes: a Dataset document (`dataset`) or an existing dataset id."""
+
     model_config = ConfigDict(
         json_schema_extra={"oneOf": [{"required": ["dataset"]}, {"required": ["datasetId"]}]}
     )
@@ -237,10 +263,14 @@ class Destination(_Model):
 
 
 class SchemaName(_Model):
+    """The schema of the exported data, e.g. `_xdm.context.profile`."""
+
     name: Annotated[str, Field(min_length=1)]
 
 
 class ExportJobSpec(_Model):
+    """The body of POST /data/core/ups/export/jobs, plus `refresh` and `onFailure` policy."""
+
     fields: Fields | None = None
     mergePolicy: MergePolicyRef | None = None
     additionalFields: AdditionalFields | None = None
@@ -253,6 +283,8 @@ class ExportJobSpec(_Model):
 
 
 class ExportJobDoc(_Model):
+    """A profile or audience export job: each apply makes sure a run of it exists."""
+
     apiVersion: Literal["reconciler/v1"]
     kind: Literal["ExportJob"]
     metadata: Metadata

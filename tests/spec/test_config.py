@@ -148,3 +148,14 @@ def test_missing_default_spec_folder(tmp_path: Path) -> None:
     assert errors(tmp_path) == [
         "reconciler.yaml:1:1: specs: 'specs' does not exist; create it or fix specs"
     ]
+
+
+def test_settings_symlink_leaving_the_project(tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere.yaml"
+    outside.write_text("platform: adobe\n")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "reconciler.yaml").symlink_to(outside)
+    assert settings_errors(project) == [
+        f"reconciler.yaml:1:1: symlink to '{outside}' leaves the project; copy the file in"
+    ]
