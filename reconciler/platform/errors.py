@@ -34,6 +34,11 @@ class PlatformError(ReconcilerError):
         self.path = path
         super().__init__(str(self))
 
+    def extend(self, note: str) -> None:
+        """Append a note (such as how many attempts were made) to the message."""
+        self.message = _one_line(f"{self.message} {note}")
+        self.args = (str(self),)
+
     def __str__(self) -> str:
         call = f"{self.method} {self.path}".strip() or "platform call"
         parts = [f"{call} failed"]

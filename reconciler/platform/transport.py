@@ -24,10 +24,13 @@ from requests.adapters import HTTPAdapter
 
 from reconciler.platform.auth import Credentials, Endpoints, TokenCache
 from reconciler.platform.errors import (
+    AuthError,
+    NotFoundError,
     OutcomeUnknown,
     PlatformError,
     TransportError,
     UnexpectedResponseError,
+    ValidationError,
     error_for_status,
 )
 from reconciler.platform.logs import REQUEST_LOGGER
@@ -115,19 +118,30 @@ class Transport:
         )
 
     def _fetch_token(self) -> tuple[str, float]:
-        response = self._call(
-            "POST",
-            self.endpoints.ims + "/ims/token/v3",
-            data={
-                "client_id": self.credentials.client_id,
-                "client_secret": self.credentials.client_secret,
-                "grant_type": "client_credentials",
-                "scope": ",".join(self.credentials.scopes),
-            },
-            authenticated=False,
-            # Asking IMS for a token twice creates nothing: safe to repeat.
-            idempotent=True,
-        )
+        try:
+            response = self._call(
+                "POST",
+                self.endpoints.ims + "/ims/token/v3",
+                data={
+                    "client_id": self.credentials.client_id,
+                    "client_secret": self.credentials.client_secret,
+                    "grant_type": "client_credentials",
+                    "scope": ",".join(self.credentials.scopes),
+                },
+                authenticated=False,
+                # Asking IMS for a token twice creates nothing: safe to repeat.
+                idempotent=True,
+            )
+        except (ValidationError, NotFoundError) as exc:
+            # IMS answers 400 invalid_client / invalid_scope: still a credentials problem.
+            raise AuthError(
+                exc.message,
+                status=exc.status,
+                code=exc.code,
+                request_id=exc.request_id,
+                method=exc.method,
+                path=exc.path,
+            ) from None
         try:
             body = response.json()
             token = str(body["access_token"])
@@ -178,15 +192,15 @@ class Transport:
             try:
                 response = self._send(method, url, path, params, json, data, headers)
             except requests.RequestException as exc:
-                error: PlatformError = TransportError(
-                    _describe(exc, self.timeout), method=method, path=path
-                )
+                reason = _describe(exc, self.timeout)
+                error: PlatformError = TransportError(reason, method=method, path=path)
                 if isinstance(exc, _NOT_SENT):
                     raise error from None
-                maybe_done = maybe_done or _may_have_arrived(exc)
-                if not idempotent and _may_have_arrived(exc):
+                arrived = _may_have_arrived(exc)
+                maybe_done = maybe_done or arrived
+                if not idempotent and arrived:
                     raise OutcomeUnknown(
-                        f"the connection failed after the request was sent ({_describe(exc, self.timeout)}), "
+                        f"the connection failed after the request was sent ({reason}), "
                         "so it may have been carried out",
                         method=method,
                         path=path,
@@ -223,8 +237,8 @@ class Transport:
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
             wait = next_wait(attempt, retry_after, self.backoff, self._rng)
             if not budget.allows(wait):
-                error.message += (
-                    f" (gave up after {attempt + 1} attempts in "
+                error.extend(
+                    f"(gave up after {attempt + 1} attempts in "
                     f"{budget.seconds - budget.remaining():.1f} s; retry budget {budget.seconds:g} s)"
                 )
                 raise error

@@ -61,6 +61,13 @@ def test_a_refused_secret_is_an_auth_error_and_not_retried(
     assert "invalid client_secret parameter" in str(info.value)
     assert "AEP_CLIENT_SECRET" in str(info.value)
     assert admin.route_count(TOKEN_ROUTE) == 1
+    unknown = Credentials("nobody", "some-secret-123456", "x@AdobeOrg", ("openid",))
+    with (
+        PlatformClient(Endpoints(base, base), unknown, "prod", timeout=5) as client,
+        pytest.raises(AuthError, match=r"HTTP 400 \[invalid_client\]: invalid client_id"),
+    ):
+        client.get_export_job(1)
+    assert admin.route_count(TOKEN_ROUTE) == 2
 
 
 def test_429_waits_for_retry_after(client: PlatformClient, admin: Admin) -> None:
@@ -103,6 +110,7 @@ def test_endless_503_gives_up_when_the_budget_is_spent(
     text = str(info.value)
     assert text.startswith(f"GET {JOBS} failed: HTTP 503 [EMU-5000-503]")
     assert "gave up after" in text and "retry budget 0.5 s" in text
+    assert info.value.args == (text,)
     assert admin.route_count("GET " + JOBS) >= 3
 
 
