@@ -12,9 +12,15 @@ from fastapi.responses import JSONResponse
 
 from reconciler.emulator import defaults
 from reconciler.emulator.context import ORG_ID, SANDBOX_NAME, Emulator, Scope, emulator_of
+from reconciler.emulator.openapi_docs import json_content
 from reconciler.emulator.problems import ApiError, gateway_error
 
 router = APIRouter()
+_IMS_ERROR = {
+    "type": "object",
+    "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}},
+    "required": ["error", "error_description"],
+}
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,22 @@ def _ims_error(status: int, error: str, description: str) -> JSONResponse:
     "/ims/token/v3",
     tags=["IMS"],
     summary="OAuth server-to-server token",
+    responses={
+        200: json_content(
+            {
+                "type": "object",
+                "properties": {
+                    "access_token": {"type": "string"},
+                    "token_type": {"type": "string"},
+                    "expires_in": {"type": "integer"},
+                },
+                "required": ["access_token", "token_type", "expires_in"],
+            },
+            "A bearer token",
+        ),
+        400: json_content(_IMS_ERROR, "Bad client id, grant type or scope"),
+        401: json_content(_IMS_ERROR, "Bad client secret"),
+    },
     openapi_extra={
         "requestBody": {
             "required": True,

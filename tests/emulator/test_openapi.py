@@ -1,0 +1,77 @@
+"""/openapi.json documents the platform endpoints; generated requests never get a 5xx."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from reconciler.emulator.server import RunningEmulator, start_in_thread
+
+from .helpers import Api, get_token
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningEmulator, Api]]:
+    """One emulator for the whole run, with a dataset and a finished job to find."""
+    with start_in_thread(tmp_path_factory.mktemp("openapi")) as running:
+        api = Api(running.base_url, get_token(running.base_url))
+        api.admin("POST", "/config", {"job_new_seconds": 0, "job_processing_seconds": 0})
+        api.create_job(api.create_dataset())
+        yield running, api
+
+
+def test_the_document_lists_the_platform_paths_and_hides_the_admin_ones(
+    live: tuple[RunningEmulator, Api],
+) -> None:
+    running, _ = live
+    paths = requests.get(f"{running.base_url}/openapi.json", timeout=10).json()["paths"]
+    for path in (
+        "/ims/token/v3",
+        "/data/foundation/catalog/dataSets",
+        "/data/foundation/catalog/batches/{batch_id}",
+        "/data/core/ups/export/jobs",
+        "/data/core/ups/export/jobs/{job_id}",
+        "/data/core/ups/segment/definitions",
+        "/data/core/ups/config/mergePolicies",
+        "/data/foundation/export/batches/{batch_id}/files",
+        "/data/foundation/export/files/{file_id}",
+    ):
+        assert path in paths, path
+    assert not [p for p in paths if p.startswith("/_emulator")]
+
+
+@pytest.mark.timeout(120)
+def test_generated_requests_get_no_server_error_and_match_the_schema(
+    live: tuple[RunningEmulator, Api],
+) -> None:
+    running, api = live
+    schema = schemathesis.openapi.from_url(f"{running.base_url}/openapi.json")
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_schema_conformance,
+    ]
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 14
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=15, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
+        def run(case: schemathesis.Case) -> None:
+            headers = {**api.headers(), **(case.headers or {})}
+            case.call_and_validate(headers=headers, checks=checks)
+
+        run()
