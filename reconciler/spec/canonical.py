@@ -123,3 +123,20 @@ def request_body(doc: ExportJobDoc, dataset_id: str) -> dict[str, Any]:
         "segmentPerBatch": doc.spec.destination.segmentPerBatch,
     }
     return normalize_request(body)
+
+
+def request_matches(request: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
+    """Could the live `record` have been created from `request`? (Any API shapes, normalised here.)
+
+    Equality of normal forms, except for what the platform fills in: a merge policy that was not
+    sent (the default one is used), or its version (the newest is used).
+    """
+    wanted, live = normalize_request(request), normalize_request(record)
+    wanted_policy, live_policy = wanted.pop("mergePolicy", None), live.pop("mergePolicy", None)
+    if wanted != live:
+        return False
+    if wanted_policy is None:
+        return True
+    if live_policy is None or "version" in wanted_policy:
+        return bool(wanted_policy == live_policy)
+    return bool(wanted_policy["id"] == live_policy.get("id"))

@@ -15,6 +15,7 @@ from reconciler.spec.canonical import (
     fingerprint,
     normalize_request,
     request_body,
+    request_matches,
 )
 from reconciler.spec.models import ExportJobDoc, format_timestamp
 
@@ -105,7 +106,7 @@ def as_strings(spec: dict[str, Any], separator: str) -> dict[str, Any]:
     return result
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(specs(), st.randoms(use_true_random=False), st.sampled_from([",", ", ", " , "]))
 def test_fingerprint_ignores_key_order_and_the_form_of_fields(
     spec: dict[str, Any], rng: random.Random, separator: str
@@ -158,7 +159,7 @@ def _mutations(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(specs())
 def test_fingerprint_changes_when_a_sent_field_changes(spec: dict[str, Any]) -> None:
     original = fingerprint(doc(spec))
@@ -236,7 +237,7 @@ def live_record(body: dict[str, Any], rng: random.Random, job_id: int) -> dict[s
     return shuffled(record, rng)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(specs(), st.randoms(use_true_random=False), st.integers(1, 10**9), IDENT)
 def test_normalize_request_recognises_the_live_job(
     spec: dict[str, Any], rng: random.Random, job_id: int, dataset_id: str
@@ -283,3 +284,25 @@ def test_normalize_request_on_the_documented_response() -> None:
         "creationTime": 1559674261657,
     }
     assert normalize_request(answer) == normalize_request(sent) == sent
+
+
+@settings(max_examples=100, deadline=None)
+@given(specs(), st.randoms(use_true_random=False), IDENT, st.integers(1, 9))
+def test_request_matches_allows_only_what_the_platform_fills_in(
+    spec: dict[str, Any], rng: random.Random, dataset_id: str, version: int
+) -> None:
+    body = request_body(doc(spec), dataset_id)
+    record = live_record(body, rng, 1)
+    assert request_matches(body, record)
+    # The platform names the merge policy (and its version) it used when the request did not.
+    policy = body.get("mergePolicy", {"id": "default-policy"})
+    record["mergePolicy"] = {"version": version, **policy}
+    if "mergePolicy" not in body or "version" not in body["mergePolicy"]:
+        assert request_matches(body, record)
+    if "mergePolicy" in body:
+        record["mergePolicy"] = {"id": policy["id"] + "x", "version": version}
+        assert not request_matches(body, record)
+    for mutated in _mutations(spec):
+        changed = request_body(doc(mutated), dataset_id)
+        if normalize_request(changed) != normalize_request(body):
+            assert not request_matches(changed, live_record(body, rng, 1)), mutated
