@@ -65,6 +65,7 @@ def batch_files(request: Request, batch_id: str, scope: PlatformScope) -> JSONRe
     summary="List a file's parts, or read one with ?path=",
     responses={200: FILES_LIST, 206: {"description": "Partial content"}, **ERRORS},
 )
+@router.head(BASE + "/files/{file_id}", include_in_schema=False)
 def read_file(request: Request, file_id: str, scope: PlatformScope) -> Response:
     """Without path: the parts (name, length, href). With path: the bytes (Range supported)."""
     emu = emulator_of(request)

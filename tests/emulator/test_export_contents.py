@@ -234,6 +234,10 @@ def test_range_requests_and_unknown_files(api: Api) -> None:
         f"{EXPORT}/files/{file_id}", params={"path": name}, headers={"Range": "bytes=0-3"}
     )
     assert part.status_code == 206 and part.content == b"PAR1"
+    head = api.call("HEAD", f"{EXPORT}/files/{file_id}", params={"path": name})
+    full = api.get(f"{EXPORT}/files/{file_id}", params={"path": name})
+    assert head.status_code == 200 and head.content == b""
+    assert int(head.headers["content-length"]) == len(full.content) > 4
     assert (
         api.get(f"{EXPORT}/files/{file_id}", params={"path": "../emulator.sqlite3"}).status_code
         == 404
