@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from reconciler.emulator import batches as batches_mod
 from reconciler.emulator import datasets, defaults, jobs
-from reconciler.emulator.auth import sandbox_from_headers
+from reconciler.emulator.auth import digest, sandbox_from_headers
 from reconciler.emulator.body import json_body
 from reconciler.emulator.config import apply_changes
 from reconciler.emulator.context import ORG_ID, Emulator, Scope, emulator_of
@@ -164,7 +164,7 @@ async def add_credentials(request: Request) -> JSONResponse:
         db.execute(
             "INSERT OR REPLACE INTO credentials (client_id, client_secret, org_id, scopes) "
             "VALUES (?, ?, ?, ?)",
-            (body["client_id"], body["client_secret"], body["org_id"], ",".join(scopes)),
+            (body["client_id"], digest(body["client_secret"]), body["org_id"], ",".join(scopes)),
         )
     return JSONResponse({"client_id": body["client_id"], "org_id": body["org_id"]}, status_code=201)
 

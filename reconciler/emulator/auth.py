@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from typing import Annotated
@@ -23,12 +24,17 @@ _IMS_ERROR = {
 }
 
 
+def digest(secret: str) -> str:
+    """sha256 hex of a secret: tokens and client secrets are stored only as digests."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
 @dataclass(frozen=True)
 class Client:
     """A registered OAuth client (technical account) and the org it belongs to."""
 
     client_id: str
-    client_secret: str
+    secret_digest: str
     org_id: str
     scopes: frozenset[str]
 
@@ -37,7 +43,10 @@ def find_client(emu: Emulator, client_id: str) -> Client | None:
     """The default client, or one registered through /_emulator/credentials."""
     if client_id == defaults.CLIENT_ID:
         return Client(
-            defaults.CLIENT_ID, defaults.CLIENT_SECRET, defaults.ORG_ID, frozenset(defaults.SCOPES)
+            defaults.CLIENT_ID,
+            digest(defaults.CLIENT_SECRET),
+            defaults.ORG_ID,
+            frozenset(defaults.SCOPES),
         )
     with emu.store.tx() as db:
         row = db.execute("SELECT * FROM credentials WHERE client_id = ?", (client_id,)).fetchone()
@@ -105,7 +114,7 @@ async def issue_token(request: Request) -> JSONResponse:
     client = find_client(emu, params.get("client_id", ""))
     if client is None:
         return _ims_error(400, "invalid_client", "invalid client_id parameter")
-    if not secrets.compare_digest(client.client_secret, params.get("client_secret", "")):
+    if not secrets.compare_digest(client.secret_digest, digest(params.get("client_secret", ""))):
         return _ims_error(401, "invalid_client", "invalid client_secret parameter")
     requested = {s.strip() for s in params.get("scope", "").split(",") if s.strip()}
     if not requested:
@@ -119,7 +128,7 @@ async def issue_token(request: Request) -> JSONResponse:
     with emu.store.tx() as db:
         db.execute(
             "INSERT INTO tokens (token, client_id, org_id, expires_ms) VALUES (?, ?, ?, ?)",
-            (token, client.client_id, client.org_id, emu.clock.now_ms() + ttl * 1000),
+            (digest(token), client.client_id, client.org_id, emu.clock.now_ms() + ttl * 1000),
         )
     return JSONResponse({"access_token": token, "token_type": "bearer", "expires_in": ttl})
 
@@ -135,7 +144,9 @@ def authorize(request: Request) -> Scope:
     if scheme.lower() != "bearer" or not token.strip():
         raise gateway_error("401013")
     with emu.store.tx() as db:
-        row = db.execute("SELECT * FROM tokens WHERE token = ?", (token.strip(),)).fetchone()
+        row = db.execute(
+            "SELECT * FROM tokens WHERE token = ?", (digest(token.strip()),)
+        ).fetchone()
     if row is None or row["expires_ms"] <= emu.clock.now_ms():
         raise gateway_error("401013")  # api-facts-more.md: an expired token is 401013 too
     api_key = headers.get("x-api-key")

@@ -8,6 +8,7 @@ import random
 import re
 import threading
 import time
+import uuid
 from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -256,6 +257,19 @@ async def _swallow(message: Message) -> None:
     """A send that discards the answer of a request whose connection will be dropped."""
 
 
+def _with_request_id(send: Send) -> Send:
+    """A send that adds an x-request-id header, as the platform's answers carry one."""
+    request_id = uuid.uuid4().hex.encode("ascii")
+
+    async def tagged(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [*message.get("headers", []), (b"x-request-id", request_id)]
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return tagged
+
+
 async def _drop_connection(send: Send) -> None:
     # uvicorn's send is a bound method of its request cycle, which owns the transport: closing
     # it gives the client a connection closed without any answer, as a network failure would.
@@ -300,6 +314,7 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         self.stats.count(key)
+        answer_with_id = _with_request_id(send)
         drop = False
         for fault in self.faults.match(key):
             if fault.latency_ms:
@@ -308,7 +323,7 @@ class FaultMiddleware:
             if wait is not None:
                 limited = {"error_code": "429050", "message": "Too many requests"}
                 answer = JSONResponse(limited, status_code=429, headers={"Retry-After": str(wait)})
-                await answer(scope, receive, send)
+                await answer(scope, receive, answer_with_id)
                 return
             if self.faults.roll_error(fault):
                 status = fault.error_status
@@ -318,11 +333,11 @@ class FaultMiddleware:
                     "status": status,
                     "detail": "Injected fault: the service could not answer; retry later.",
                 }
-                await JSONResponse(body, status_code=status)(scope, receive, send)
+                await JSONResponse(body, status_code=status)(scope, receive, answer_with_id)
                 return
             drop = drop or self.faults.take_drop(fault)
         if drop:
             await self.app(scope, receive, _swallow)
             await _drop_connection(send)
             return
-        await self.app(scope, receive, send)
+        await self.app(scope, receive, answer_with_id)

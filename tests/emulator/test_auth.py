@@ -135,3 +135,27 @@ def test_a_second_org_gets_its_own_token_and_sees_nothing_of_the_first(api: Api)
     wrong = {**api.headers(), "x-gw-ims-org-id": other_org}
     answer = requests.get(api.base_url + DATASETS, headers=wrong, timeout=10)
     assert answer.json()["error_code"] == "403025"
+
+
+def test_no_token_or_client_secret_is_stored_in_clear(api: Api, emulator: RunningEmulator) -> None:
+    api.admin(
+        "POST",
+        "/credentials",
+        {
+            "client_id": "c2",
+            "client_secret": "very-secret-value",
+            "org_id": "FEDCBA9876543210FEDCBA98@AdobeOrg",
+        },
+    )
+    assert api.get(DATASETS).status_code == 200
+    stored = b"".join(p.read_bytes() for p in emulator.data_dir.glob("emulator.sqlite3*"))
+    assert api.token.encode() not in stored
+    assert b"very-secret-value" not in stored
+    assert defaults.CLIENT_SECRET.encode() not in stored
+
+
+def test_answers_carry_a_request_id(api: Api) -> None:
+    first, second = api.get(DATASETS), api.get(f"{DATASETS}/missing")
+    assert len(first.headers["x-request-id"]) == 32
+    assert first.headers["x-request-id"] != second.headers["x-request-id"]
+    assert "x-request-id" in api.get(DATASETS, headers={"Authorization": ""}).headers
