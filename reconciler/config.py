@@ -11,8 +11,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from reconciler.errors import ReconcilerError
-from reconciler.spec.errors import LocatedError, Location, SpecErrors
-from reconciler.spec.validation import format_path, located_errors
+from reconciler.spec.errors import LocatedError, Location, SpecErrors, format_path
+from reconciler.spec.validation import located_errors
 from reconciler.spec.yamlread import SourceDocument, load_file
 
 CONFIG_NAME = "reconciler.yaml"

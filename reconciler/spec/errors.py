@@ -45,6 +45,14 @@ class LocatedError:
         return (loc.file.as_posix(), loc.line, loc.column, str(self))
 
 
+def format_path(path: tuple[str | int, ...]) -> str:
+    """`("spec", "filter", "segments", 0, "segmentId")` -> `spec.filter.segments[0].segmentId`."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
 def plural(count: int, noun: str) -> str:
     """`1 error`, `2 errors`."""
     return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -14,12 +14,12 @@ from pydantic import ValidationError
 
 from reconciler.config import Settings
 from reconciler.spec.canonical import canonical_json
-from reconciler.spec.errors import LocatedError, Location, SpecErrors
+from reconciler.spec.errors import LocatedError, Location, SpecErrors, format_path
 from reconciler.spec.models import KINDS, DatasetDoc, ExportJobDoc
 from reconciler.spec.rules import dataset_rules, export_job_rules
 from reconciler.spec.suggest import NameIndex, did_you_mean
-from reconciler.spec.validation import format_path, located_errors
-from reconciler.spec.yamlread import SourceDocument, load_file
+from reconciler.spec.validation import located_errors
+from reconciler.spec.yamlread import Path_, SourceDocument, load_file
 
 __all__ = ["LocatedError", "Location", "SpecErrors", "SpecSet", "load_specs", "scan"]
 
@@ -110,7 +110,9 @@ def scan(settings: Settings) -> tuple[dict[Path, Path], list[LocatedError]]:
     return walk.files, walk.errors
 
 
-def _address(value: dict[str, Any]) -> str | None:
+def _address(value: Any) -> str | None:
+    if not isinstance(value, dict):
+        return None
     kind, metadata = value.get("kind"), value.get("metadata")
     name = metadata.get("name") if isinstance(metadata, dict) else None
     if kind in KINDS and isinstance(name, str):
@@ -154,35 +156,59 @@ def _validate(doc: SourceDocument) -> tuple[Resource | None, list[LocatedError]]
     return (None if errors else resource), errors
 
 
-def _cross_checks(
-    resources: list[tuple[Resource, SourceDocument]], declared: set[str]
-) -> Iterator[LocatedError]:
+# The only places cross-document errors point at; kept so node trees can be dropped early.
+_CROSS_PATHS: tuple[Path_, ...] = (
+    (),
+    ("metadata", "name"),
+    ("spec", "name"),
+    ("spec", "destination", "dataset"),
+)
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """A valid resource and where its cross-checked parts are written."""
+
+    resource: Resource
+    where: dict[Path_, Location]
+    digest: bytes  # sha256 of the document's canonical form, taken while it is at hand
+
+    @classmethod
+    def of(cls, resource: Resource, doc: SourceDocument) -> _Placed:
+        where = {path: doc.location(path) for path in _CROSS_PATHS}
+        dumped = canonical_json(resource.model_dump(mode="json", by_alias=True))
+        return cls(resource, where, hashlib.sha256(dumped.encode("utf-8")).digest())
+
+
+def _cross_checks(resources: list[_Placed], declared: set[str]) -> Iterator[LocatedError]:
     """Unique names per kind, unique dataset names, and dataset references that resolve."""
-    first: dict[str, SourceDocument] = {}
-    catalog_names: dict[str, tuple[str, SourceDocument]] = {}
-    for resource, doc in resources:
-        previous = first.setdefault(resource.address, doc)
-        if previous is not doc:
+    first: dict[str, _Placed] = {}
+    catalog_names: dict[str, _Placed] = {}
+    for placed in resources:
+        resource = placed.resource
+        previous = first.setdefault(resource.address, placed)
+        if previous is not placed:
             yield LocatedError(
-                doc.location(("metadata", "name")),
+                placed.where[("metadata", "name")],
                 resource.address,
                 "metadata.name",
-                f"'{resource.address}' is already defined at {previous.location()}; "
+                f"'{resource.address}' is already defined at {previous.where[()]}; "
                 "rename one of them",
             )
         elif isinstance(resource, DatasetDoc):
-            other = catalog_names.setdefault(resource.spec.name, (resource.address, doc))
-            if other[1] is not doc:
+            other = catalog_names.setdefault(resource.spec.name, placed)
+            if other is not placed:
                 yield LocatedError(
-                    doc.location(("spec", "name")),
+                    placed.where[("spec", "name")],
                     resource.address,
                     "spec.name",
-                    f"{other[0]} already uses the dataset name '{resource.spec.name}'; "
-                    "give each Dataset its own name",
+                    f"{other.resource.address} already uses the dataset name "
+                    f"'{resource.spec.name}'; give each Dataset its own name",
                 )
     # `declared` also holds Datasets that failed validation: their own errors are enough.
     index = NameIndex(sorted(declared))
-    for resource, doc in resources:
+    for placed in resources:
+        resource = placed.resource
         if not isinstance(resource, ExportJobDoc):
             continue
         wanted = resource.spec.destination.dataset
@@ -198,19 +224,18 @@ def _cross_checks(
             )
         )
         yield LocatedError(
-            doc.location(("spec", "destination", "dataset")),
+            placed.where[("spec", "destination", "dataset")],
             resource.address,
             "spec.destination.dataset",
             f"no Dataset named '{wanted}'{hint}",
         )
 
 
-def _digest(resources: list[Resource]) -> str:
+def _digest(placed: list[_Placed]) -> str:
+    """sha256 over the documents' own digests in address order: any document change shows."""
     hasher = hashlib.sha256()
-    for resource in sorted(resources, key=lambda r: r.address):
-        dumped = resource.model_dump(mode="json", by_alias=True)
-        hasher.update(canonical_json(dumped).encode("utf-8"))
-        hasher.update(b"\n")
+    for item in sorted(placed, key=lambda p: p.resource.address):
+        hasher.update(item.digest)
     return hasher.hexdigest()
 
 
@@ -229,28 +254,29 @@ def load_specs(settings: Settings) -> SpecSet:
 
 def _load(settings: Settings) -> SpecSet:
     files, errors = scan(settings)
-    valid: list[tuple[Resource, SourceDocument]] = []
+    valid: list[_Placed] = []
     declared: set[str] = set()
     for path, display in sorted(files.items(), key=lambda item: item[1]):
-        documents, file_errors = load_file(path, display)
+        documents, file_errors = load_file(path, display, _address)
         errors.extend(file_errors)
         for doc in documents:
             if doc.value is None:
                 continue  # an empty document (a stray `---`, or only comments)
-            address = _address(doc.value) if isinstance(doc.value, dict) else None
+            address = _address(doc.value)
             if address and address.startswith("dataset/"):
                 declared.add(address.partition("/")[2])
             resource, doc_errors = _validate(doc)
             errors.extend(doc_errors)
             if resource is not None:
-                valid.append((resource, doc))
+                valid.append(_Placed.of(resource, doc))
     errors.extend(_cross_checks(valid, declared))
     if errors:
         raise SpecErrors(errors)
+    resources = [p.resource for p in valid]
     return SpecSet(
-        datasets={r.metadata.name: r for r, _ in valid if isinstance(r, DatasetDoc)},
-        export_jobs={r.metadata.name: r for r, _ in valid if isinstance(r, ExportJobDoc)},
-        locations={r.address: doc.location() for r, doc in valid},
-        digest=_digest([r for r, _ in valid]),
+        datasets={r.metadata.name: r for r in resources if isinstance(r, DatasetDoc)},
+        export_jobs={r.metadata.name: r for r in resources if isinstance(r, ExportJobDoc)},
+        locations={p.resource.address: p.where[()] for p in valid},
+        digest=_digest(valid),
         files=len(files),
     )

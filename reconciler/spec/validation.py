@@ -10,18 +10,10 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from reconciler.spec.errors import LocatedError
+from reconciler.spec.errors import LocatedError, format_path
 from reconciler.spec.models import NAME_PATTERN
 from reconciler.spec.suggest import did_you_mean
 from reconciler.spec.yamlread import Path_, SourceDocument
-
-
-def format_path(path: Path_) -> str:
-    """`("spec", "filter", "segments", 0, "segmentId")` -> `spec.filter.segments[0].segmentId`."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text
 
 
 def describe(value: Any) -> str:

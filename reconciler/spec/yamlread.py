@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 
-from reconciler.spec.errors import LocatedError, Location
+from reconciler.spec.errors import LocatedError, Location, format_path
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_ALIAS_NODES = 10_000  # nodes produced by alias expansion, per file
@@ -246,26 +246,36 @@ class Builder:
         self.errors: list[LocatedError] = []
         self._seen: set[int] = set()
         self._revisits = 0
+        self._path: list[str | int] = []  # where the builder is, for error messages
 
-    def _error(self, node: yaml.Node, message: str) -> None:
-        self.errors.append(
-            LocatedError(mark_location(self.file, node.start_mark), None, "", message)
-        )
+    def _error(self, node: yaml.Node, message: str, *, with_path: bool = True) -> None:
+        where = mark_location(self.file, node.start_mark)
+        path = format_path(tuple(self._path)) if with_path else ""
+        self.errors.append(LocatedError(where, None, path, message))
 
-    def document(self, node: yaml.Node) -> SourceDocument | None:
-        """The document's value, or None when it cannot be built (errors recorded)."""
+    def document(
+        self, node: yaml.Node, address_of: Callable[[Any], str | None] | None = None
+    ) -> SourceDocument | None:
+        """The document's value, or None when it cannot be built (errors recorded).
+
+        `address_of` names the resource in the errors when the rest of the document allows.
+        """
         before = len(self.errors)
+        self._path = []
         try:
             value = self._value(node, 0)
         except _Abort:
             return None
         if len(self.errors) > before:
+            address = address_of(value) if address_of is not None else None
+            if address:
+                self.errors[before:] = [replace(e, address=address) for e in self.errors[before:]]
             return None
         return SourceDocument(self.file, node, value)
 
     def _value(self, node: yaml.Node, depth: int) -> Any:
         if depth > MAX_DEPTH:
-            self._error(node, _TOO_DEEP)
+            self._error(node, _TOO_DEEP, with_path=False)  # the path is as long as the problem
             raise _Abort
         if id(node) in self._seen:
             # An alias: the same node again. Count what it expands to, so a "billion laughs"
@@ -275,6 +285,7 @@ class Builder:
                 self._error(
                     node,
                     f"aliases expand to more than {MAX_ALIAS_NODES} values; write the values out",
+                    with_path=False,
                 )
                 raise _Abort
         else:
@@ -284,7 +295,12 @@ class Builder:
         if isinstance(node, yaml.SequenceNode):
             if node.tag != _SEQ:
                 return self._bad_tag(node)
-            return [self._value(item, depth + 1) for item in node.value]
+            items = []
+            for index, item in enumerate(node.value):
+                self._path.append(index)
+                items.append(self._value(item, depth + 1))
+                self._path.pop()
+            return items
         assert isinstance(node, yaml.ScalarNode)
         return self._scalar(node)
 
@@ -322,12 +338,14 @@ class Builder:
             key = self._key(key_node)
             if key is None:
                 continue
+            self._path.append(key)
             if key in first_at:
                 line = first_at[key].start_mark.line + 1
                 self._error(key_node, f"duplicate key '{key}' (first at line {line}); keep one")
-                continue
-            first_at[key] = key_node
-            result[key] = self._value(value_node, depth + 1)
+            else:
+                first_at[key] = key_node
+                result[key] = self._value(value_node, depth + 1)
+            self._path.pop()
         for merged in merges:
             for key, value in self._merged(merged, depth).items():
                 result.setdefault(key, value)  # explicit keys win over merged ones
@@ -390,7 +408,9 @@ def locate(root: yaml.Node, path: Path_, *, key: bool = False) -> Any:
     return key_mark if key else node.start_mark
 
 
-def load_file(path: Path, display: Path) -> tuple[list[SourceDocument], list[LocatedError]]:
+def load_file(
+    path: Path, display: Path, address_of: Callable[[Any], str | None] | None = None
+) -> tuple[list[SourceDocument], list[LocatedError]]:
     """Read, compose and build every document of one file; problems come back located."""
     try:
         text = read_text(path, display)
@@ -398,5 +418,5 @@ def load_file(path: Path, display: Path) -> tuple[list[SourceDocument], list[Loc
     except FileProblem as problem:
         return [], [problem.error]
     builder = Builder(display)
-    documents = [doc for node in nodes if (doc := builder.document(node)) is not None]
+    documents = [doc for node in nodes if (doc := builder.document(node, address_of)) is not None]
     return documents, builder.errors

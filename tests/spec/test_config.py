@@ -106,7 +106,7 @@ def test_empty_file_means_defaults(tmp_path: Path) -> None:
         ),
         (
             "platform: local\nplatform: adobe\n",
-            "reconciler.yaml:2:1: duplicate key 'platform' (first at line 1); keep one",
+            "reconciler.yaml:2:1: platform: duplicate key 'platform' (first at line 1); keep one",
         ),
         (
             "platform: local\n---\nplatform: adobe\n",
