@@ -43,6 +43,7 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
     openapi_extra={"requestBody": EXPORT_JOB_REQUEST},
     responses={200: JOB_RECORD, **ERRORS},
 )
+@router.post(BASE + "/", include_in_schema=False)
 async def create_job(request: Request, scope: PlatformScope) -> JSONResponse:
     """Validate the body and its references; answer 200 with the NEW job (Segmentation guide)."""
     emu = emulator_of(request)

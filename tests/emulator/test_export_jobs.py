@@ -192,6 +192,12 @@ def test_dataset_of_another_sandbox_is_not_found(api: Api) -> None:
     assert answer.status_code == 400 and "does not exist" in answer.json()["detail"]
 
 
+def test_create_also_answers_on_the_trailing_slash_path(api: Api) -> None:
+    body = _body(api.create_dataset())
+    answer = api.post(JOBS + "/", json=body)
+    assert answer.status_code == 200 and answer.json()["status"] == "NEW"
+
+
 def test_dataSetId_spelling_is_accepted_on_input(api: Api) -> None:
     dataset_id = api.create_dataset()
     answer = api.post(
