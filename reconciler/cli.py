@@ -54,6 +54,7 @@ def _engine(ctx: click.Context) -> tuple[Settings, Console]:
         color=opts.color,
         verbose=opts.verbose,
         interactive=sys.stdin.isatty(),
+        tty=sys.stdout.isatty(),
         confirm=lambda question: click.confirm(question, default=False),
     )
     return workflow.settings_for(opts.project_dir, opts.sandbox), console

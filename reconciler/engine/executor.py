@@ -505,8 +505,12 @@ class Executor:
         timeout_s: float,
         poll_s: float = 2.0,
         sleep: Callable[[float], None] = time.sleep,
+        tick: Progress | None = None,
     ) -> list[WaitedRun]:
-        """Poll the newest run of each address until terminal; record every status change."""
+        """Poll the newest run of each address until terminal; record every status change.
+
+        `progress` gets a line per status change; `tick` (a terminal's status line) a summary per poll.
+        """
         wanted = sorted(set(addresses))
         started = time.monotonic()
         delay = min(0.2, poll_s)
@@ -521,6 +525,8 @@ class Executor:
                     f"timed out after {timeout_s:g}s waiting for {names}; "
                     "run 'reconciler apply --wait' again to keep waiting"
                 )
+            if tick is not None:
+                tick(self._summary(flying, time.monotonic() - started))
             sleep(delay)
             delay = min(delay * 2, poll_s)
             records = self.client.map(self.client.get_export_job, [j for _, j in flying])
@@ -541,6 +547,15 @@ class Executor:
             if self.state.model_dump() != before:
                 self.save()
         return [self._waited(a, errors.get(a, ())) for a in wanted if self._newest(a) is not None]
+
+    def _summary(self, flying: list[tuple[str, int]], elapsed: float) -> str:
+        counts: dict[str, int] = {}
+        for address, _ in flying:
+            run = self._newest(address)
+            status = run.status if run is not None else "?"
+            counts[status] = counts.get(status, 0) + 1
+        parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        return f"waiting for {len(flying)} run{'s' if len(flying) != 1 else ''}: {parts} ({elapsed:.0f}s)"
 
     def _newest(self, address: str) -> Run | None:
         res = self.state.export_job(address)

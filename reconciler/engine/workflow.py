@@ -72,6 +72,7 @@ class Console:
     color: bool = False
     verbose: int = 0
     interactive: bool = False  # stdin is a terminal, so a question can be answered
+    tty: bool = False  # stdout is a terminal: progress may redraw one status line
     confirm: Callable[[str], bool] = lambda question: False
 
 
@@ -233,8 +234,42 @@ def apply(
             for a in chosen.actions
             if a.kind == "exportjob" and a.action not in ("cancel", "forget")
         ]
-        waited = executor.wait(addresses, timeout_s=timeout_s, poll_s=poll_s)
+        line = _StatusLine(console) if console.tty else None
+        executor.progress = line.print if line is not None else console.out
+        try:
+            waited = executor.wait(
+                addresses,
+                timeout_s=timeout_s,
+                poll_s=poll_s,
+                tick=line.show if line is not None else None,
+            )
+        finally:
+            if line is not None:
+                line.clear()
     return _report_waited(waited, console)
+
+
+class _StatusLine:
+    """One redrawn line at the bottom of a terminal; other lines print above it."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.shown = False
+
+    def show(self, text: str) -> None:
+        sys.stdout.write("\r\x1b[2K" + text)
+        sys.stdout.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stdout.write("\r\x1b[2K")
+            sys.stdout.flush()
+            self.shown = False
+
+    def print(self, text: str) -> None:
+        self.clear()
+        self.console.out(text)
 
 
 def _read_plan(planfile: Path) -> Plan:
