@@ -54,10 +54,12 @@ def _repeated_fields(path: Path_, fields: tuple[str, ...] | None) -> Iterator[Fi
 
 
 def dataset_rules(doc: DatasetDoc) -> Iterator[Finding]:
-    """Tag names the tool reserves are not for specs."""
+    """Tag names the platform or this tool reserve are not for specs."""
     for tag in doc.spec.tags:
         if tag.startswith("adobe") or tag in ("unifiedProfile", "unifiedIdentity"):
-            yield (
-                ("spec", "tags", tag),
-                f"tag '{tag}' is reserved by Adobe Experience Platform; choose another name",
-            )
+            owner = "Adobe Experience Platform"
+        elif tag.startswith("reconciler/"):
+            owner = "this tool (it marks the datasets it manages)"
+        else:
+            continue
+        yield ("spec", "tags", tag), f"tag '{tag}' is reserved by {owner}; choose another name"

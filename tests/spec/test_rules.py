@@ -235,6 +235,14 @@ CASES: dict[str, tuple[str, list[str]]] = {
             "expected true or false, found the string 'sometimes'"
         ],
     ),
+    "tag reserved by the tool": (
+        DATASET + "  tags: {reconciler/address: [dataset/other]}\n",
+        [
+            "specs/crm.yaml:6:30: dataset/crm-profiles: spec.tags.reconciler/address: "
+            "tag 'reconciler/address' is reserved by this tool (it marks the datasets it "
+            "manages); choose another name"
+        ],
+    ),
     "reserved dataset tag": (
         DATASET + "  tags: {unifiedProfile: ['enabled:true']}\n",
         [
