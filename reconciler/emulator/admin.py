@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from reconciler.emulator import batches as batches_mod
-from reconciler.emulator import datasets, defaults, jobs
+from reconciler.emulator import datasets, defaults, job_record, jobs
 from reconciler.emulator.auth import digest, sandbox_from_headers
 from reconciler.emulator.body import json_body
 from reconciler.emulator.config import apply_changes
@@ -214,7 +214,7 @@ async def ui_create_job(request: Request) -> JSONResponse:
         raise bad_request("id: expected a positive integer")
     job = jobs.create(emu, admin_scope(request), body, job_id=explicit)
     job, phase = jobs.observe(emu, job)
-    return JSONResponse(jobs.render(emu, job, phase))
+    return JSONResponse(job_record.render(emu, job, phase))
 
 
 @router.post("/exportJobs/{job_id}/cancel")
@@ -225,7 +225,7 @@ def ui_cancel_job(request: Request, job_id: str) -> JSONResponse:
     job = jobs.require(emu, scope, job_id)
     jobs.interrupt(emu, job, "cancelled_ms")
     job, phase = jobs.observe(emu, jobs.require(emu, scope, job_id))
-    return JSONResponse(jobs.render(emu, job, phase))
+    return JSONResponse(job_record.render(emu, job, phase))
 
 
 @router.post("/exportJobs/{job_id}/fail")
@@ -242,7 +242,7 @@ async def ui_fail_job(request: Request, job_id: str) -> JSONResponse:
     job = jobs.require(emu, scope, job_id)
     jobs.interrupt(emu, job, "failed_ms", errors)
     job, phase = jobs.observe(emu, jobs.require(emu, scope, job_id))
-    return JSONResponse(jobs.render(emu, job, phase))
+    return JSONResponse(job_record.render(emu, job, phase))
 
 
 @router.post("/batches/{batch_id}/expire")

@@ -14,7 +14,7 @@ from reconciler.emulator import datasets, defaults, population
 from reconciler.emulator.context import Emulator, Scope
 from reconciler.emulator.exporter import rows_for, write_parquet
 from reconciler.emulator.job_request import SERVICE, ExportRequest, parse
-from reconciler.emulator.lifecycle import Phase, Timeline, metrics, phase_at
+from reconciler.emulator.lifecycle import Phase, Timeline, phase_at
 from reconciler.emulator.problems import bad_request, not_found, service_error
 
 _MERGE_POLICY_IDS = frozenset(str(p["id"]) for p in defaults.MERGE_POLICIES)
@@ -244,84 +244,6 @@ def observe(emu: Emulator, job: Job) -> tuple[Job, Phase]:
             job = get(emu, job.scope, job.id) or job
         phase = phase_at(job.timeline, now)
     return job, phase
-
-
-def _default_errors(job: Job) -> list[dict[str, str]]:
-    # The Profile guide's FAILED example.
-    return [
-        {
-            "code": "0090000009",
-            "msg": f"Error writing profiles to output path 'adl://emulator/snapshot/{job.id}'",
-            "callStack": "com.adobe.aep.unifiedprofile.common.logging.Logger",
-        },
-        {
-            "code": "unknown",
-            "msg": "Job aborted.",
-            "callStack": "org.apache.spark.SparkException: Job aborted.",
-        },
-    ]
-
-
-def render(emu: Emulator, job: Job, phase: Phase) -> dict[str, Any]:
-    """The job record as the seeds show it (create, get and list answers)."""
-    request = job.request
-    produced = phase.status not in ("FAILED", "CANCELLED")
-    batches = batches_of(emu, job.id)
-    batch_id = batches[0]["id"] if produced and batches else ""
-    destination: dict[str, Any] = {
-        "datasetId": request["destination"]["datasetId"],
-        # The Profile guide's create/get answers spell it dataSetId; its list answer and the
-        # Segmentation guide spell it datasetId. Both are sent so clients of either work.
-        "dataSetId": request["destination"]["datasetId"],
-        "segmentPerBatch": request["destination"]["segmentPerBatch"],
-        "batchId": batch_id,
-    }
-    segments = (request.get("filter") or {}).get("segments") or []
-    if segments:
-        by_segment = {b["segment"]: b["id"] for b in batches}
-        entries = [
-            {
-                "segmentId": s["segmentId"],
-                "segmentNs": s.get("segmentNs", "ups"),
-                "status": s.get("status", ["realized", "existing"]),
-                "batchId": (by_segment.get(s["segmentId"]) or by_segment.get(None) or "")
-                if produced
-                else "",
-            }
-            for s in segments
-        ]
-        # The Segmentation guide shows one segment's batch as a single object, not a list.
-        destination["batches"] = entries[0] if len(entries) == 1 else entries
-    gateway: dict[str, str] = {}
-    if phase.processing_start_ms is not None:
-        gateway["exportJob"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"export/{job.id}"))
-    if phase.status == "SUCCEEDED":
-        gateway["pushJob"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"push/{job.id}"))
-    record: dict[str, Any] = {
-        "id": job.id,
-        "jobType": "BATCH",
-        "profileInstanceId": "ups",
-        "imsOrgId": job.scope.org,
-        "status": phase.status,
-        "requestId": job.request_id,
-        "computeGatewayJobId": gateway,
-        "metrics": metrics(job.timeline, phase, emu.clock.now_ms()),
-        "destination": destination,
-        "schema": request["schema"],
-        # Without mergePolicy the export uses the segments' policy, which is the default one.
-        "mergePolicy": {
-            "version": 1,
-            **request.get("mergePolicy", {"id": defaults.DEFAULT_MERGE_POLICY_ID}),
-        },
-        "creationTime": job.timeline.creation_ms,
-        "updateTime": phase.update_ms,
-    }
-    for key in ("fields", "filter", "additionalFields"):
-        if key in request:
-            record[key] = request[key]
-    if phase.status == "FAILED":
-        record["errors"] = job.fail_errors or _default_errors(job)
-    return record
 
 
 def interrupt(

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from reconciler.emulator import jobs
+from reconciler.emulator import job_record, jobs
 from reconciler.emulator.auth import PlatformScope
 from reconciler.emulator.body import json_body
 from reconciler.emulator.context import emulator_of
@@ -50,7 +50,7 @@ async def create_job(request: Request, scope: PlatformScope) -> JSONResponse:
     body = await json_body(request)
     job = jobs.create(emu, scope, body)
     job, phase = jobs.observe(emu, job)
-    return JSONResponse(jobs.render(emu, job, phase))
+    return JSONResponse(job_record.render(emu, job, phase))
 
 
 @router.get(BASE, summary="List export jobs, newest first", responses={200: JOB_LIST, **ERRORS})
@@ -82,7 +82,7 @@ def list_jobs(request: Request, scope: PlatformScope) -> JSONResponse:
         observed = [(j, p) for j, p in observed if p.status == status]
     skip = start + (page - 1) * limit
     window = observed[skip : skip + limit]
-    records = [jobs.render(emu, j, p) for j, p in window]
+    records = [job_record.render(emu, j, p) for j, p in window]
     if sort_field is not None:
         # The guide: sort does not work across pages; it orders the records of this page.
         records.sort(key=lambda r: (r[sort_field] is None, r[sort_field]), reverse=descending)
@@ -112,7 +112,7 @@ def get_job(request: Request, job_id: str, scope: PlatformScope) -> JSONResponse
     """The job record with its status as of now."""
     emu = emulator_of(request)
     job, phase = jobs.observe(emu, jobs.require(emu, scope, job_id))
-    return JSONResponse(jobs.render(emu, job, phase))
+    return JSONResponse(job_record.render(emu, job, phase))
 
 
 @router.delete(
