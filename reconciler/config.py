@@ -113,8 +113,13 @@ def load_settings(
     config_file: Path | None = None
     file_settings = SettingsFile()
     if config.exists() or config.is_symlink():
-        if not config.resolve().is_relative_to(root):
-            message = f"symlink to '{config.resolve()}' leaves the project; copy the file in"
+        try:
+            target = config.resolve()
+        except (OSError, RuntimeError):
+            message = "symlink loop (it leads back to itself); fix or remove it"
+            raise SpecErrors([LocatedError(Location(display, 1, 1), None, "", message)]) from None
+        if not target.is_relative_to(root):
+            message = f"symlink to '{target}' leaves the project; copy the file in"
             raise SpecErrors([LocatedError(Location(display, 1, 1), None, "", message)])
         file_settings, doc = _read_file(config, display)
         config_file = config
@@ -137,7 +142,11 @@ def load_settings(
     for index, entry in enumerate(written):
         location = where("specs") if single else where("specs", index)
         absolute = root / entry
-        if not absolute.resolve().is_relative_to(root):
+        try:
+            inside = absolute.resolve().is_relative_to(root)
+        except (OSError, RuntimeError):
+            inside = True  # a symlink loop: load_specs reports it at the folder itself
+        if not inside:
             message = f"'{entry}' is outside the project; list folders inside it"
             label = format_path(("specs",) if single else ("specs", index))
             errors.append(LocatedError(location, None, label, message))

@@ -63,8 +63,17 @@ class _Walk:
     def error(self, path: Path, message: str) -> None:
         self.errors.append(LocatedError(Location(self.display(path), 1, 1), None, "", message))
 
+    def resolve(self, path: Path) -> Path | None:
+        try:
+            return path.resolve()
+        except (OSError, RuntimeError):  # a symlink loop
+            self.error(path, "symlink loop (it leads back to itself); fix or remove it")
+            return None
+
     def add_file(self, path: Path) -> None:
-        resolved = path.resolve()
+        resolved = self.resolve(path)
+        if resolved is None:
+            return
         if not resolved.is_relative_to(self.root):
             self.error(path, f"symlink to '{resolved}' leaves the project; copy the file in")
         elif not resolved.exists():
@@ -73,7 +82,9 @@ class _Walk:
             self.files.setdefault(resolved, self.display(path))
 
     def add_dir(self, path: Path) -> None:
-        resolved = path.resolve()
+        resolved = self.resolve(path)
+        if resolved is None:
+            return
         if not resolved.is_relative_to(self.root):
             self.error(path, f"symlink to '{resolved}' leaves the project; copy the folder in")
             return
@@ -89,7 +100,11 @@ class _Walk:
             if entry.name.startswith("."):
                 continue
             child = Path(entry.path)
-            if entry.is_dir():  # follows symlinks; add_dir checks where they lead
+            try:
+                is_dir = entry.is_dir()  # follows symlinks; add_dir checks where they lead
+            except OSError:
+                is_dir = False  # unreadable: as a file, it gets its own error if it is a spec
+            if is_dir:
                 self.add_dir(child)
             elif entry.name.endswith(SUFFIXES):
                 self.add_file(child)

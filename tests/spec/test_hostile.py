@@ -134,3 +134,17 @@ def test_both_composers_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr("reconciler.spec.yamlread.SAFE_NATIVE_DEPTH", -1)
     assert errors(tmp_path) == native
     assert len(native) == 3
+
+
+def test_symlink_loops_are_errors_not_crashes(tmp_path: Path) -> None:
+    project = make_project(tmp_path, {"specs/ok.yaml": DATASET})
+    (project / "specs/a.yaml").symlink_to(project / "specs/b.yaml")
+    (project / "specs/b.yaml").symlink_to(project / "specs/a.yaml")
+    (project / "specs/self").symlink_to(project / "specs/self")
+    message = "symlink loop (it leads back to itself); fix or remove it"
+    assert errors(project) == [
+        f"specs/a.yaml:1:1: {message}",
+        f"specs/b.yaml:1:1: {message}",
+    ]
+    (project / "reconciler.yaml").symlink_to(project / "reconciler.yaml")
+    assert errors(project) == [f"reconciler.yaml:1:1: {message}"]
