@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 
 from reconciler.emulator import admin, auth, catalog, data_access, jobs_api, profile_config
 from reconciler.emulator.context import Emulator
-from reconciler.emulator.faults import FaultMiddleware
+from reconciler.emulator.middleware import FaultMiddleware
 from reconciler.emulator.problems import ApiError, service_error
 
 _log = logging.getLogger("reconciler.emulator")
