@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import threading
 import time
 from pathlib import Path
@@ -10,8 +12,13 @@ from types import TracebackType
 import requests
 import uvicorn
 
+from reconciler.emulator import defaults
 from reconciler.emulator.app import create_app
 from reconciler.emulator.context import Emulator
+
+
+class EmulatorStartError(RuntimeError):
+    """The emulator could not start serving; the message says where and what to do."""
 
 
 class RunningEmulator:
@@ -45,29 +52,43 @@ class RunningEmulator:
 
 
 def _config(
-    data_dir: Path, host: str, port: int, token_ttl_seconds: int | None
+    data_dir: Path, host: str, port: int, token_ttl_seconds: int | None, log_level: str
 ) -> tuple[uvicorn.Config, Emulator]:
     app = create_app(data_dir, token_ttl_seconds=token_ttl_seconds)
     emulator = app.app.state.emulator
     assert isinstance(emulator, Emulator)
     # h11 on purpose: the dropped-connection fault reaches into its transport.
     return uvicorn.Config(
-        app, host=host, port=port, log_level="warning", lifespan="off", http="h11", access_log=False
+        app, host=host, port=port, log_level=log_level, lifespan="off", http="h11", access_log=False
     ), emulator
+
+
+def _run_quietly(server: uvicorn.Server) -> None:
+    # uvicorn exits (SystemExit) when it cannot bind; start_in_thread sees the thread end.
+    with contextlib.suppress(SystemExit):
+        server.run()
 
 
 def start_in_thread(
     data_dir: Path, *, host: str = "127.0.0.1", port: int = 0, token_ttl_seconds: int | None = None
 ) -> RunningEmulator:
     """Serve data_dir on host:port (0 = any free port); returns once the emulator answers."""
-    config, emulator = _config(data_dir, host, port, token_ttl_seconds)
+    # Embedded, uvicorn stays quiet: a failure to start is reported once, as EmulatorStartError.
+    config, emulator = _config(data_dir, host, port, token_ttl_seconds, "critical")
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"emulator-{data_dir.name}", daemon=True)
+    thread = threading.Thread(
+        target=_run_quietly, args=(server,), name=f"emulator-{data_dir.name}", daemon=True
+    )
     thread.start()
     deadline = time.monotonic() + 15
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"the emulator did not start on {host}:{port}")
+            server.should_exit = True
+            emulator.store.close()
+            raise EmulatorStartError(
+                f"the local platform could not listen on {host}:{port} (is the port in use?); "
+                "choose another port"
+            )
         time.sleep(0.01)
     bound = server.servers[0].sockets[0].getsockname()[1]
     base_url = f"http://{host}:{bound}"
@@ -78,7 +99,13 @@ def start_in_thread(
 
 def serve(host: str, port: int, data_dir: Path) -> None:
     """Serve in the foreground until interrupted (reconciler emulator serve)."""
-    config, emulator = _config(data_dir, host, port, None)
+    config, emulator = _config(data_dir, host, port, None, "info")
+    print(
+        f"local platform: http://{host}:{port} (data in {data_dir}); default client id "
+        f"{defaults.CLIENT_ID}, org {defaults.ORG_ID}; see docs/emulator.md. Ctrl-C stops it.",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         uvicorn.Server(config).run()
     finally:

@@ -8,9 +8,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
-from reconciler.emulator.server import start_in_thread
+from reconciler.emulator.server import EmulatorStartError, start_in_thread
 
 from .helpers import DATASETS, JOBS, Api, get_token
 
@@ -93,3 +94,11 @@ def test_the_serve_command_answers_until_stopped(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_a_busy_port_is_a_clear_error(tmp_path: Path) -> None:
+    with start_in_thread(tmp_path / "first") as first:
+        port = int(first.base_url.rsplit(":", 1)[1])
+        with pytest.raises(EmulatorStartError, match="could not listen"):
+            start_in_thread(tmp_path / "second", port=port)
+        assert requests.get(f"{first.base_url}/_emulator/clock", timeout=5).status_code == 200
