@@ -21,7 +21,7 @@ EMULATOR_DATA_DIR = Path(".reconciler") / "emulator"
 
 
 class BadLocalEndpoint(ReconcilerError):
-    """RECONCILER_LOCAL_ENDPOINT is set but is not an http(s) base URL."""
+    """RECONCILER_LOCAL_ENDPOINT is set but is not a base URL, or nothing answers there."""
 
 
 def local_credentials() -> Credentials:
@@ -48,6 +48,20 @@ def local_endpoints(base_url: str) -> Endpoints:
     return Endpoints(platform=url, ims=url)
 
 
+def _check_reachable(base_url: str) -> None:
+    """Fail in seconds, naming the variable, when nothing answers at the configured emulator."""
+    import requests
+
+    try:
+        requests.get(f"{base_url}/_emulator/clock", timeout=5).raise_for_status()
+    except requests.RequestException as exc:
+        raise BadLocalEndpoint(
+            f"no emulator answers at {base_url} ({LOCAL_ENDPOINT_ENV}: {type(exc).__name__}); "
+            "start one with 'reconciler emulator serve' or unset the variable to use the "
+            "embedded emulator"
+        ) from None
+
+
 @contextmanager
 def connect(
     settings: Settings, *, env: Mapping[str, str] | None = None, max_workers: int = 8
@@ -63,8 +77,10 @@ def connect(
         return
     external = environ.get(LOCAL_ENDPOINT_ENV, "").strip()
     if external:
+        endpoints = local_endpoints(external)
+        _check_reachable(endpoints.platform)
         with PlatformClient(
-            local_endpoints(external),
+            endpoints,
             local_credentials(),
             settings.sandbox,
             max_workers=max_workers,
