@@ -17,6 +17,7 @@ from reconciler.emulator.faults import parse_endpoint_fault, parse_job_outcomes
 from reconciler.emulator.problems import bad_request, service_error
 
 router = APIRouter(prefix="/_emulator", include_in_schema=False)
+_MAX_MS = 10**14  # about the year 5138: far enough, and safe for SQLite integers
 
 
 def admin_scope(request: Request) -> Scope:
@@ -58,14 +59,14 @@ async def move_clock(request: Request) -> JSONResponse:
         if (
             isinstance(body["set_ms"], bool)
             or not isinstance(body["set_ms"], int)
-            or body["set_ms"] < 0
+            or not 0 <= body["set_ms"] <= _MAX_MS
         ):
-            raise bad_request("clock.set_ms: expected epoch milliseconds")
+            raise bad_request(f"clock.set_ms: expected epoch milliseconds from 0 to {_MAX_MS}")
         emu.clock.set_ms(body["set_ms"])
     if "advance_seconds" in body:
         step = body["advance_seconds"]
-        if isinstance(step, bool) or not isinstance(step, int | float):
-            raise bad_request("clock.advance_seconds: expected a number")
+        if isinstance(step, bool) or not isinstance(step, int | float) or abs(step) > 10**10:
+            raise bad_request("clock.advance_seconds: expected a number of at most 1e10")
         emu.clock.advance(float(step))
     return JSONResponse(_clock_json(emu))
 

@@ -10,6 +10,11 @@ from fastapi import Request
 from reconciler.emulator.problems import ApiError, bad_request
 
 
+def _no_constants(name: str) -> Any:
+    # Python's json accepts NaN and Infinity; JSON (and the platform) does not.
+    raise json.JSONDecodeError(f"{name} is not a JSON value", name, 0)
+
+
 async def json_body(request: Request, *, also: tuple[str, ...] = ()) -> Any:
     """The parsed JSON body; 400 for a missing content type or malformed JSON."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -26,8 +31,10 @@ async def json_body(request: Request, *, also: tuple[str, ...] = ()) -> Any:
         )
     raw = await request.body()
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_no_constants)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise bad_request(
             f"The request body is not valid JSON ({exc}); send a JSON document"
         ) from exc
+    except RecursionError as exc:
+        raise bad_request("The request body is nested too deeply; send a flatter document") from exc

@@ -211,3 +211,20 @@ def test_paging_with_start_and_limit_visits_every_dataset_once(
             break
         start += limit
     assert seen == made
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b'{"name": NaN}', b'{"name": Infinity}', b"[" * 50_000 + b"]" * 50_000, b"\xff\xfe"],
+)
+def test_bodies_that_are_not_json_are_400(api: Api, raw: bytes) -> None:
+    answer = api.post(DATASETS, data=raw, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400 and answer.json()["status"] == 400
+    clock = api.admin("GET", "/clock").json()
+    bad_clock = api.session.post(
+        f"{api.base_url}/_emulator/clock",
+        data=b'{"advance_seconds": NaN}',
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert bad_clock.status_code == 400 and api.admin("GET", "/clock").json() == clock
