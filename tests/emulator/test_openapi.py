@@ -8,12 +8,14 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.generation import GenerationMode
 
 from reconciler.emulator.server import RunningEmulator, start_in_thread
 
@@ -75,3 +77,29 @@ def test_generated_requests_get_no_server_error_and_match_the_schema(
             case.call_and_validate(headers=headers, checks=checks)
 
         run()
+
+
+@pytest.mark.timeout(120)
+def test_invalid_generated_requests_get_a_4xx_never_a_5xx(
+    live: tuple[RunningEmulator, Api],
+) -> None:
+    running, api = live
+    schema = schemathesis.openapi.from_url(f"{running.base_url}/openapi.json")
+    tried = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+
+        @given(case=operation.as_strategy(generation_mode=GenerationMode.NEGATIVE))
+        @settings(
+            max_examples=10, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
+        def run(case: schemathesis.Case) -> None:
+            headers = {**api.headers(), **(case.headers or {})}
+            case.call_and_validate(headers=headers, checks=[not_a_server_error])
+
+        try:
+            run()
+            tried += 1
+        except Unsatisfiable:
+            continue  # nothing in this operation can be made invalid (e.g. free-form strings)
+    assert tried >= 3
