@@ -272,7 +272,12 @@ def cancel_or_delete(emu: Emulator, job: Job) -> str:
             )
             return "cancelled"
         # The Segmentation guide titles this call "cancel or delete": a finished job's record
-        # goes away; its batches stay in the dataset.
+        # goes away; its batches stay, keeping the status the job gave them.
+        final = {"FAILED": "failed", "CANCELLED": "aborted"}.get(phase.status)
+        if final is not None:
+            db.execute(
+                "UPDATE batches SET status = ? WHERE job_id = ? AND status IS NULL", (final, job.id)
+            )
         db.execute("DELETE FROM jobs WHERE id = ?", (job.id,))
         return "deleted"
 

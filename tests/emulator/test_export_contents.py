@@ -212,6 +212,12 @@ def test_batch_status_follows_the_job(api: Api) -> None:
     assert api.get(f"{EXPORT}/batches/{batch_id}/files").json()["data"] == []
     api.delete(f"{JOBS}/{job['id']}")
     assert api.get(f"{CATALOG_BATCHES}/{batch_id}").json()[batch_id]["status"] == "aborted"
+    api.admin("POST", "/faults", {"jobs": {"fail": 1}})
+    failing = api.create_job(dataset_id)
+    api.advance(5)
+    api.delete(f"{JOBS}/{failing['id']}")  # deletes the finished record
+    failed_batch = failing["destination"]["batchId"]
+    assert api.get(f"{CATALOG_BATCHES}/{failed_batch}").json()[failed_batch]["status"] == "failed"
     other = api.create_job(dataset_id)
     api.advance(5)
     # Reading the batch alone (no job GET first) is enough to see it exported.
@@ -221,7 +227,7 @@ def test_batch_status_follows_the_job(api: Api) -> None:
     dataset = api.get(f"/data/foundation/catalog/dataSets/{dataset_id}").json()[dataset_id]
     assert dataset["lastBatchId"] == other_batch and dataset["lastBatchStatus"] == "success"
     listed = api.get(CATALOG_BATCHES, params={"dataSet": dataset_id, "orderBy": "desc:created"})
-    assert set(listed.json()) == {batch_id, other_batch}
+    assert set(listed.json()) == {batch_id, other_batch, failed_batch}
 
 
 def test_range_requests_and_unknown_files(api: Api) -> None:
