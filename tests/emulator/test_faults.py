@@ -27,9 +27,9 @@ def test_latency_applies_to_its_endpoint_only(api: Api) -> None:
 
 def test_rate_limit_answers_429_with_retry_after(api: Api) -> None:
     _fault(api, endpoint=f"GET {DATASETS}", rate_limit_per_second=2)
-    assert [api.get(DATASETS).status_code for _ in range(2)] == [200, 200]
-    limited = api.get(DATASETS)
-    assert limited.status_code == 429
+    answers = [api.get(DATASETS) for _ in range(8)]
+    assert [a.status_code for a in answers[:2]] == [200, 200]
+    limited = next(a for a in answers if a.status_code == 429)
     assert limited.json() == {"error_code": "429050", "message": "Too many requests"}
     wait = int(limited.headers["Retry-After"])
     assert wait >= 1
