@@ -1,0 +1,108 @@
+"""Removal, deletion policy, refresh schedules and dataset import, end to end."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from engine_harness import Project
+
+from reconciler.state import write_atomic
+
+AUDIENCE = "specs/exports/audiences.yaml"
+
+
+def applied(project: Project, *extra: str) -> None:
+    result = project.run("apply", "--auto-approve", "--wait", "--timeout", "60s", *extra)
+    assert result.code == 0, result.out + result.err
+
+
+def plan_actions(project: Project) -> set[tuple[str, str]]:
+    result = project.run("plan", "--format", "json")
+    assert result.code == 0, result.err
+    doc: dict[str, Any] = json.loads(result.out)
+    return {(a["address"], a["action"]) for a in doc["actions"]}
+
+
+def test_removed_document_with_a_run_in_flight_is_cancelled(project: Project) -> None:
+    project.admin("POST", "/clock", {"freeze": True})
+    try:
+        assert project.run("apply", "--auto-approve").code == 0
+        (project.root / AUDIENCE).unlink()
+        assert plan_actions(project) == {
+            ("exportjob/newsletter-audience", "cancel"),
+            ("exportjob/daily-emails", "wait"),
+        }
+        assert project.run("apply", "--auto-approve").code == 0
+    finally:
+        project.admin("POST", "/clock", {"freeze": False})
+    res = project.state().export_job("exportjob/newsletter-audience")
+    assert res is not None and res.runs[-1].cancelledAt is not None
+    assert res.runs[-1].status == "CANCELLED"
+    assert ("exportjob/newsletter-audience", "forget") in plan_actions(project)
+    applied(project)
+    assert project.state().export_job("exportjob/newsletter-audience") is None
+
+
+def test_removed_dataset_follows_its_deletion_policy(project: Project) -> None:
+    datasets = project.root / "specs" / "datasets.yaml"
+    datasets.write_text(
+        datasets.read_text().replace("deletionPolicy: Orphan", "deletionPolicy: Delete")
+    )
+    applied(project)
+    doomed = project.state().dataset("dataset/audience-exports")
+    kept = project.state().dataset("dataset/crm-profiles")
+    assert doomed is not None and doomed.deletionPolicy == "Delete" and kept is not None
+    (project.root / AUDIENCE).unlink()
+    text = datasets.read_text()
+    datasets.write_text(text[: text.index("---")])  # only crm-profiles is left
+    assert ("dataset/audience-exports", "delete") in plan_actions(project)
+    applied(project)
+    with project.client() as client:
+        assert client.get_dataset(doomed.datasetId) is None
+        assert client.get_dataset(kept.datasetId) is not None
+    assert project.state().dataset("dataset/audience-exports") is None
+
+
+def test_refresh_due_reruns_and_keeps_the_history(project: Project) -> None:
+    applied(project)
+    assert plan_actions(project) == set()
+    state = project.state()
+    res = state.export_job("exportjob/daily-emails")
+    assert res is not None and res.runs[0].finishedAt is not None
+    res.runs[0].finishedAt = res.runs[0].finishedAt - timedelta(hours=25)
+    write_atomic(project.state_path, state.to_json())
+    assert plan_actions(project) == {("exportjob/daily-emails", "rerun")}
+    applied(project)
+    res = project.state().export_job("exportjob/daily-emails")
+    assert res is not None and len(res.runs) == 2
+    assert res.runs[1].reason.startswith("rerun: refresh due")
+    assert res.runs[0].fingerprint == res.runs[1].fingerprint  # same spec, asked by the schedule
+
+
+def test_import_a_dataset_then_plan_updates_it_to_the_document(project: Project) -> None:
+    created = project.admin(
+        "POST",
+        "/dataSets",
+        {
+            "name": "made in the UI",
+            "schemaRef": {
+                "id": "https://ns.adobe.com/xdm/context/profile__union",
+                "contentType": "application/vnd.adobe.xed+json;version=1",
+            },
+        },
+    )
+    dataset_id = created[0].rsplit("/", 1)[-1]
+    result = project.run("import", "dataset/crm-profiles", dataset_id)
+    assert result.code == 0, result.err
+    assert ("dataset/crm-profiles", "update") in plan_actions(project)
+    applied(project)
+    assert project.state().dataset("dataset/crm-profiles").datasetId == dataset_id  # type: ignore[union-attr]
+    with project.client() as client:
+        live = client.get_dataset(dataset_id)
+    assert live is not None and live.name == "CRM profile export"
+    assert live.tags["reconciler/address"] == ["dataset/crm-profiles"]
+    project.run("state", "rm", "dataset/audience-exports")
+    other = project.run("import", "dataset/audience-exports", dataset_id)
+    assert other.code == 1 and "already managed as dataset/crm-profiles" in other.err
