@@ -22,9 +22,14 @@ from reconciler.engine.model import Action, LiveSnapshot, Plan, is_terminal
 from reconciler.engine.planner import ADDRESS_TAG, record_observations
 from reconciler.engine.refresh import live_run
 from reconciler.errors import ReconcilerError
-from reconciler.platform import NotFoundError, OutcomeUnknown, PlatformClient
+from reconciler.platform import NotFoundError, OutcomeUnknown, PlatformClient, PlatformError
 from reconciler.platform.models import CatalogDataset, ExportJobRecord
-from reconciler.spec.canonical import canonical_request, fingerprint, normalize_request
+from reconciler.spec.canonical import (
+    canonical_request,
+    fingerprint,
+    normalize_request,
+    request_matches,
+)
 from reconciler.spec.canonical import request_body as resolved_request
 from reconciler.spec.loader import SpecSet
 from reconciler.spec.models import DatasetDoc, ExportJobDoc
@@ -107,18 +112,6 @@ def dataset_resource(
         deletionPolicy="Delete" if deletion_policy == "Delete" else "Orphan",
         createdAt=created_at,
     )
-
-
-# Fields the platform fills in when a request leaves them out (the default merge policy).
-SERVER_FILLED = frozenset({"mergePolicy"})
-
-
-def same_request(sent: Mapping[str, Any], record: ExportJobRecord) -> bool:
-    """Whether a live job is the one a POST of `sent` (normalized) would have made."""
-    live = normalize_request(record.raw())
-    for key in SERVER_FILLED - set(sent):
-        live.pop(key, None)
-    return live == dict(sent)
 
 
 def _run_reason(action: Action) -> str:
@@ -321,7 +314,9 @@ class Executor:
                         "created; run 'reconciler apply' again later to find or create it"
                     ) from None
                 record = found
-            except BaseException:
+            except PlatformError:
+                # A definite answer (rejected, or never sent): nothing was created. Anything
+                # else (an interrupt mid-POST) keeps the intent for the next apply to resolve.
                 self._drop(intent)
                 self.save()
                 raise
@@ -377,7 +372,7 @@ class Executor:
         matches = [
             record
             for record in self.client.iter_export_jobs(created_since_ms=intent.watermarkMs)
-            if record.id not in claimed and same_request(intent.request, record)
+            if record.id not in claimed and request_matches(intent.request, record.raw())
         ]
         # The oldest match is the one the lost POST made; a later twin would be someone else's.
         return min(matches, key=lambda r: (r.creationTime, r.id), default=None)
@@ -438,7 +433,9 @@ class Executor:
                         "created; run 'reconciler apply' again later to find or create it"
                     ) from None
                 new_id = found.id
-            except BaseException:
+            except PlatformError:
+                # A definite answer (rejected, or never sent): nothing was created. Anything
+                # else (an interrupt mid-POST) keeps the intent for the next apply to resolve.
                 self._drop(intent)
                 self.save()
                 raise

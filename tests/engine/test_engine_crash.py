@@ -103,6 +103,14 @@ def test_apply_killed_at_random_points_never_duplicates_or_loses_a_job(
 
 def test_lost_post_answers_are_found_not_repeated(project: Project) -> None:
     """The platform commits a POST but the answer is lost: apply searches and adopts it."""
+    daily = project.root / "specs" / "exports" / "daily-emails.yaml"
+    # Without a merge policy the platform fills in its default: the search must allow that.
+    daily.write_text(
+        daily.read_text().replace(
+            "  mergePolicy: {id: e5bc94de-cd14-4cdf-a2bc-88b6e8cbfac2, version: 1}\n", ""
+        )
+    )
+    assert "mergePolicy" not in daily.read_text()
     for path in ("POST /data/core/ups/export/jobs", "POST /data/foundation/catalog/dataSets"):
         project.admin("POST", "/faults", {"endpoint": path, "drop_after_commit": 1})
     try:
