@@ -192,10 +192,10 @@ def apply(
 @click.pass_context
 def status(ctx: click.Context, fmt: str) -> None:
     """Every managed resource: live status, newest run, its batch(es)."""
-    from reconciler.engine import workflow
+    from reconciler.engine import records
 
     settings, console = _engine(ctx)
-    workflow.status(settings, console, fmt=fmt)
+    records.status(settings, console, fmt=fmt)
 
 
 @cli.command()
@@ -205,10 +205,10 @@ def status(ctx: click.Context, fmt: str) -> None:
 @click.pass_context
 def audit(ctx: click.Context, fmt: str) -> None:
     """Every export job and dataset in the sandbox, managed or not."""
-    from reconciler.engine import workflow
+    from reconciler.engine import records
 
     settings, console = _engine(ctx)
-    workflow.audit(settings, console, fmt=fmt)
+    records.audit(settings, console, fmt=fmt)
 
 
 @cli.command("import")
@@ -217,10 +217,10 @@ def audit(ctx: click.Context, fmt: str) -> None:
 @click.pass_context
 def import_(ctx: click.Context, address: str, live_id: str) -> None:
     """Adopt an existing dataset or export job into state for a document."""
-    from reconciler.engine import workflow
+    from reconciler.engine import records
 
     settings, console = _engine(ctx)
-    workflow.import_(settings, console, address, live_id)
+    records.import_(settings, console, address, live_id)
 
 
 @cli.group()
@@ -232,10 +232,10 @@ def state() -> None:
 @click.pass_context
 def state_list(ctx: click.Context) -> None:
     """List the addresses in state."""
-    from reconciler.engine import workflow
+    from reconciler.engine import records
 
     settings, console = _engine(ctx)
-    workflow.state_list(settings, console)
+    records.state_list(settings, console)
 
 
 @state.command("show")
@@ -243,10 +243,10 @@ def state_list(ctx: click.Context) -> None:
 @click.pass_context
 def state_show(ctx: click.Context, address: str) -> None:
     """Show one resource's state, runs included."""
-    from reconciler.engine import workflow
+    from reconciler.engine import records
 
     settings, console = _engine(ctx)
-    workflow.state_show(settings, console, address)
+    records.state_show(settings, console, address)
 
 
 @state.command("rm")
@@ -254,10 +254,10 @@ def state_show(ctx: click.Context, address: str) -> None:
 @click.pass_context
 def state_rm(ctx: click.Context, address: str) -> None:
     """Stop managing a resource (the live object is left alone)."""
-    from reconciler.engine import workflow
+    from reconciler.engine import records
 
     settings, console = _engine(ctx)
-    workflow.state_rm(settings, console, address)
+    records.state_rm(settings, console, address)
 
 
 @cli.command()

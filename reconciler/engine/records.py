@@ -1,0 +1,298 @@
+"""The commands that read and repair the record: status, audit, import, state list|show|rm.
+
+Like `workflow`, each function is one command and returns its exit code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+from reconciler.config import Settings
+from reconciler.engine.executor import dataset_resource, run_from_record
+from reconciler.engine.model import LiveSnapshot, canonical_json, field_changes
+from reconciler.engine.refresh import refresh
+from reconciler.engine.workflow import (
+    Console,
+    UsageError,
+    now,
+    open_client,
+    pending_note,
+    store_for,
+)
+from reconciler.errors import ReconcilerError
+from reconciler.platform import PlatformClient
+from reconciler.render.audit import AuditEntry, render_audit
+from reconciler.render.status import StatusEntry, render_status
+from reconciler.spec.canonical import canonical_request, fingerprint, normalize_request
+from reconciler.spec.canonical import request_body as resolved_request
+from reconciler.spec.loader import SpecSet, load_specs
+from reconciler.spec.models import DatasetDoc, ExportJobDoc
+from reconciler.state import DatasetResource, ExportJobResource, State, format_time
+
+
+class NotInState(ReconcilerError):
+    """An address that the state does not hold."""
+
+
+# status and audit
+
+
+def status(settings: Settings, console: Console, *, fmt: str = "text") -> int:
+    """Every managed resource with its live status, newest run and batches."""
+    state = store_for(settings).read()
+    with open_client(settings, console) as client:
+        live = refresh(client, state)
+    entries = status_entries(state, live)
+    pending_note(state, console)
+    console.out(render_status(entries, fmt).rstrip("\n"))
+    return 0
+
+
+def status_entries(state: State, live: LiveSnapshot) -> list[StatusEntry]:
+    """The state's resources, each with what the live snapshot says of it now."""
+    entries = []
+    for address, res in sorted(state.resources.items()):
+        if isinstance(res, DatasetResource):
+            present = res.datasetId in live.datasets
+            entries.append(
+                StatusEntry(address, "dataset", "present" if present else "missing", res.datasetId)
+            )
+            continue
+        newest = res.newest_run()
+        if newest is None:
+            entries.append(StatusEntry(address, "exportjob", "no run", res.datasetId))
+            continue
+        run = live.runs.get(newest.jobId)
+        status_text = (
+            "missing"
+            if newest.jobId in live.missing_runs
+            else (run.status if run else newest.status)
+        )
+        batches = (
+            tuple(b for _, b in run.batches) or ((run.batch_id,) if run.batch_id else ())
+            if run is not None
+            else tuple(b.batchId for b in newest.batches)
+            or ((newest.batchId,) if newest.batchId else ())
+        )
+        entries.append(
+            StatusEntry(
+                address,
+                "exportjob",
+                status_text,
+                newest.datasetId,
+                job_id=newest.jobId,
+                batches=batches,
+                finished_at=format_time(newest.finishedAt) if newest.finishedAt else None,
+                runs=len(res.runs),
+                note=newest.reason,
+            )
+        )
+    return entries
+
+
+def audit(settings: Settings, console: Console, *, fmt: str = "text") -> int:
+    """Every export job and dataset in the sandbox, managed or not, with runs and batches."""
+    state = store_for(settings).read()
+    with open_client(settings, console) as client:
+        datasets = list(client.iter_datasets())
+        jobs = list(client.iter_export_jobs())
+    console.out(render_audit(audit_entries(state, datasets, jobs), fmt).rstrip("\n"))
+    return 0
+
+
+def audit_entries(state: State, datasets: list[Any], jobs: list[Any]) -> list[AuditEntry]:
+    """Live datasets and jobs joined with the state's claims; recorded runs no longer listed too."""
+    owners = {r.datasetId: a for a, r in state.resources.items() if isinstance(r, DatasetResource)}
+    runs = {
+        run.jobId: (a, run)
+        for a, r in state.resources.items()
+        if isinstance(r, ExportJobResource)
+        for run in r.runs
+    }
+    entries = [
+        AuditEntry(
+            "dataset",
+            ds.id,
+            "present",
+            owners.get(ds.id),
+            ds.id,
+            (),
+            None,
+            None,
+            format_time(datetime.fromtimestamp(ds.created / 1000, UTC)) if ds.created else None,
+            ds.name,
+        )
+        for ds in sorted(datasets, key=lambda d: d.id)
+    ]
+    listed = set()
+    for job in sorted(jobs, key=lambda j: j.id):
+        listed.add(job.id)
+        address, run = runs.get(job.id, (None, None))
+        entries.append(
+            AuditEntry(
+                "exportjob",
+                str(job.id),
+                job.status.upper(),
+                address,
+                job.destination.datasetId,
+                tuple(job.batch_ids),
+                run.fingerprint if run else None,
+                run.reason if run else None,
+                format_time(datetime.fromtimestamp(job.creationTime / 1000, UTC)),
+            )
+        )
+    for job_id, (address, run) in sorted(runs.items()):
+        if job_id not in listed:
+            batches = tuple(b.batchId for b in run.batches) or (
+                (run.batchId,) if run.batchId else ()
+            )
+            entries.append(
+                AuditEntry(
+                    "exportjob",
+                    str(job_id),
+                    "not on platform",
+                    address,
+                    run.datasetId,
+                    batches,
+                    run.fingerprint,
+                    run.reason,
+                    format_time(run.createdAt),
+                )
+            )
+    return entries
+
+
+# import
+
+
+def import_(settings: Settings, console: Console, address: str, live_id: str) -> int:
+    """Adopt a live dataset or export job into state for the document at `address`."""
+    specs = load_specs(settings)
+    doc = specs.by_address(address)
+    if doc is None:
+        raise UsageError(
+            f"{address} names no document; write the document first, then import into it"
+        )
+    store = store_for(settings)
+    with store.lock() as writer, open_client(settings, console) as client:
+        state = writer.read()
+        if address in state.resources:
+            raise UsageError(
+                f"{address} is already in state; run 'reconciler state rm {address}' first to replace it"
+            )
+        if isinstance(doc, DatasetDoc):
+            line = _import_dataset(state, client, doc, live_id)
+        else:
+            line = _import_job(state, client, specs, doc, live_id)
+        writer.write(state)
+    console.out(line)
+    return 0
+
+
+def _import_dataset(state: State, client: PlatformClient, doc: DatasetDoc, live_id: str) -> str:
+    owner = next(
+        (
+            a
+            for a, r in state.resources.items()
+            if isinstance(r, DatasetResource) and r.datasetId == live_id
+        ),
+        None,
+    )
+    if owner is not None:
+        raise UsageError(f"dataset {live_id} is already managed as {owner}")
+    live = client.get_dataset(live_id)
+    if live is None:
+        raise UsageError(f"dataset {live_id} does not exist in sandbox '{client.sandbox}'")
+    state.resources[doc.address] = dataset_resource(
+        live, deletion_policy=doc.spec.deletionPolicy, created_at=now()
+    )
+    return f"{doc.address}: imported dataset {live.id} ('{live.name}'); 'reconciler plan' shows what differs from the document"
+
+
+def _import_job(
+    state: State, client: PlatformClient, specs: SpecSet, doc: ExportJobDoc, live_id: str
+) -> str:
+    try:
+        job_id = int(live_id)
+    except ValueError:
+        raise UsageError(f"'{live_id}' is not an export job id (a number)") from None
+    if job_id in state.claimed_job_ids():
+        raise UsageError(f"export job {job_id} is already recorded in state")
+    record = client.get_export_job(job_id)
+    if record is None:
+        raise UsageError(f"export job {job_id} does not exist in sandbox '{client.sandbox}'")
+    live_request = normalize_request(record.raw())
+    dest = doc.spec.destination
+    dataset_address = f"dataset/{dest.dataset}" if dest.dataset else None
+    dataset_id = dest.datasetId
+    if dataset_address is not None:
+        res = state.dataset(dataset_address)
+        dataset_id = res.datasetId if res is not None else None
+    wanted = (
+        normalize_request(resolved_request(doc, dataset_id)) if dataset_id is not None else None
+    )
+    if wanted == live_request:
+        job_fp, request, note = fingerprint(doc), canonical_request(doc), "matches the document"
+    else:
+        # Recorded under its own request, so the next plan shows the difference as a replace.
+        job_fp = hashlib.sha256(canonical_json(live_request).encode()).hexdigest()
+        request = live_request
+        changed = (
+            ", ".join(c.path for c in field_changes(live_request, wanted or {})) or "the request"
+        )
+        note = f"differs from the document ({changed}), so the next plan replaces it"
+    run = run_from_record(
+        record, fingerprint=job_fp, reason="adopt (import)", dataset_id=record.destination.datasetId
+    )
+    state.resources[doc.address] = ExportJobResource(
+        fingerprint=job_fp,
+        request=request,
+        datasetAddress=dataset_address,
+        datasetId=None if dataset_address else dataset_id,
+        runs=[run],
+    )
+    state.observed.unmanagedJobs.pop(job_id, None)
+    return f"{doc.address}: imported export job {job_id} ({record.status}); its request {note}"
+
+
+# state list | show | rm
+
+
+def state_list(settings: Settings, console: Console) -> int:
+    """One line per address in state (no network)."""
+    state = store_for(settings).read()
+    for address, res in sorted(state.resources.items()):
+        if isinstance(res, DatasetResource):
+            console.out(f"{address}  dataset {res.datasetId}")
+        else:
+            newest = res.newest_run()
+            last = f"job {newest.jobId} {newest.status}" if newest else "no run"
+            console.out(
+                f"{address}  {len(res.runs)} run{'s' if len(res.runs) != 1 else ''}, newest {last}"
+            )
+    pending_note(state, console)
+    return 0
+
+
+def state_show(settings: Settings, console: Console, address: str) -> int:
+    """One resource's state as JSON, runs included."""
+    state = store_for(settings).read()
+    res = state.resources.get(address)
+    if res is None:
+        raise NotInState(f"{address} is not in state; see 'reconciler state list'")
+    console.out(res.model_dump_json(indent=2))
+    return 0
+
+
+def state_rm(settings: Settings, console: Console, address: str) -> int:
+    """Stop managing `address`: drop it from state, leave the live object alone."""
+    with store_for(settings).lock() as writer:
+        state = writer.read()
+        if address not in state.resources:
+            raise NotInState(f"{address} is not in state; see 'reconciler state list'")
+        del state.resources[address]
+        writer.write(state)
+    console.out(f"{address}: removed from state (the live object is left alone)")
+    return 0
