@@ -6,11 +6,11 @@ threads, when it measures a baseline in-process, do not share a GIL with the ser
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -125,21 +125,43 @@ class CliRun:
     stderr: str
 
 
+# A small launcher runs the command and reports its rusage: the kernel carries the forking
+# process's peak RSS into the child's ru_maxrss (vfork/exec), so the bench itself, holding large
+# states, must not be the direct parent of a measured command.
+_LAUNCH = """
+import json, os, subprocess, sys, time
+out, err = open(sys.argv[1], "w"), open(sys.argv[2], "w")
+start = time.perf_counter()
+proc = subprocess.Popen(sys.argv[3:], stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+_, status, usage = os.wait4(proc.pid, 0)
+seconds = time.perf_counter() - start
+code = os.waitstatus_to_exitcode(status)
+print(json.dumps({"returncode": code, "seconds": seconds, "maxrss_kb": usage.ru_maxrss}))
+"""
+
+
 def run_cli(
     project: Path, args: list[str], env: dict[str, str], *, ok: tuple[int, ...] = (0, 2)
 ) -> CliRun:
-    """Run `python -m reconciler -C project ARGS` and time it; raise if it exits outside `ok`."""
+    """Run `python -m reconciler -C project ARGS`, timed; raise if it exits outside `ok`."""
     command = [sys.executable, "-m", "reconciler", "-C", str(project), "--no-color", *args]
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env)
-        # wait4 gives this one child's rusage; RUSAGE_CHILDREN would be the max over every child.
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        result = CliRun(proc.returncode, seconds, usage.ru_maxrss / 1024, out.read(), err.read())
+    with tempfile.TemporaryDirectory() as tmp:
+        out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
+        launched = subprocess.run(
+            [sys.executable, "-c", _LAUNCH, str(out), str(err), *command],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        report = json.loads(launched.stdout)
+        result = CliRun(
+            report["returncode"],
+            report["seconds"],
+            report["maxrss_kb"] / 1024,
+            out.read_text(),
+            err.read_text(),
+        )
     if result.returncode not in ok:
         tail = (result.stderr.strip() or result.stdout.strip())[-400:]
         raise RuntimeError(f"reconciler {' '.join(args)} exited {result.returncode}: {tail}")
