@@ -106,3 +106,20 @@ def test_import_a_dataset_then_plan_updates_it_to_the_document(project: Project)
     project.run("state", "rm", "dataset/audience-exports")
     other = project.run("import", "dataset/audience-exports", dataset_id)
     assert other.code == 1 and "already managed as dataset/crm-profiles" in other.err
+
+
+def test_dropping_a_dataset_description_converges(project: Project) -> None:
+    applied(project)
+    datasets = project.root / "specs" / "datasets.yaml"
+    text = datasets.read_text()
+    datasets.write_text(
+        text.replace(
+            "  description: Daily snapshot of profile identities and emails for the CRM sync.\n", ""
+        )
+    )
+    assert plan_actions(project) == {("dataset/crm-profiles", "update")}
+    applied(project)
+    assert plan_actions(project) == set()
+    with project.client() as client:
+        live = client.get_dataset(project.state().dataset("dataset/crm-profiles").datasetId)  # type: ignore[union-attr]
+    assert live is not None and not live.description

@@ -173,7 +173,14 @@ def test_cancelled_outside_is_reported_and_rerun(frozen: Project) -> None:
 def test_renamed_dataset_is_modified_and_updated_back(project: Project) -> None:
     applied(project)
     dataset = dataset_of(project, "dataset/crm-profiles")
-    project.admin("PATCH", f"/dataSets/{dataset}", {"name": "renamed in the UI"})
+    with project.client() as client:
+        tags = client.get_dataset(dataset).tags  # type: ignore[union-attr]
+    platform_tag = {"unifiedProfile": ["enabled:true"]}  # set by the platform, not a document
+    project.admin(
+        "PATCH",
+        f"/dataSets/{dataset}",
+        {"name": "renamed in the UI", "tags": {**tags, "owner": ["someone"], **platform_tag}},
+    )
     doc = plan_json(project)
     assert findings(doc) == {("dataset/crm-profiles", "modified")}
     assert actions(doc) == {("dataset/crm-profiles", "update")}
@@ -181,6 +188,8 @@ def test_renamed_dataset_is_modified_and_updated_back(project: Project) -> None:
     with project.client() as client:
         live = client.get_dataset(dataset)
     assert live is not None and live.name == "CRM profile export"
+    assert "owner" not in live.tags  # the document's tags are set back ...
+    assert live.tags["unifiedProfile"] == ["enabled:true"]  # ... the platform's are kept
     assert_converged(project)
 
 
