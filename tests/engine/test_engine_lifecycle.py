@@ -123,3 +123,39 @@ def test_dropping_a_dataset_description_converges(project: Project) -> None:
     with project.client() as client:
         live = client.get_dataset(project.state().dataset("dataset/crm-profiles").datasetId)  # type: ignore[union-attr]
     assert live is not None and not live.description
+
+
+def test_apply_wait_exits_1_when_a_run_fails(project: Project) -> None:
+    error = {"code": "0090000009", "msg": "Error writing profiles", "callStack": "x"}
+    project.admin("POST", "/faults", {"jobs": {"fail": 1, "errors": [error]}})
+    try:
+        result = project.run("apply", "--auto-approve", "--wait", "--timeout", "60s")
+    finally:
+        project.admin("DELETE", "/faults")
+    assert result.code == 1
+    assert "exportjob/daily-emails: job" in result.out and "FAILED" in result.out
+    assert "1 run did not succeed" in result.err and "Error writing profiles" in result.err
+    res = project.state().export_job("exportjob/daily-emails")
+    assert res is not None and res.runs[0].status == "FAILED"  # recorded before exiting
+
+
+def test_apply_wait_gives_up_at_the_timeout(project: Project) -> None:
+    project.admin("POST", "/clock", {"freeze": True})
+    try:
+        result = project.run("apply", "--auto-approve", "--wait", "--timeout", "1s")
+    finally:
+        project.admin("POST", "/clock", {"freeze": False})
+    assert result.code == 1
+    assert "timed out after 1s" in result.err and "apply --wait" in result.err
+    assert len(project.state().claimed_job_ids()) == 2  # the runs were recorded all the same
+
+
+def test_saved_plan_is_refused_when_the_live_platform_changed(project: Project) -> None:
+    applied(project)
+    saved = project.root / "plan.json"
+    assert project.run("plan", "--out", str(saved)).code == 0
+    dataset = project.state().dataset("dataset/crm-profiles")
+    assert dataset is not None
+    project.admin("PATCH", f"/dataSets/{dataset.datasetId}", {"name": "renamed"})
+    stale = project.run("apply", str(saved))
+    assert stale.code == 1 and "the live platform changed" in stale.err
