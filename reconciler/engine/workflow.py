@@ -24,7 +24,7 @@ from reconciler.engine.refresh import refresh
 from reconciler.errors import ReconcilerError
 from reconciler.platform import PlatformClient, disable_request_logging, enable_request_logging
 from reconciler.render.plan import PlanFormat, render_plan
-from reconciler.spec.loader import load_specs
+from reconciler.spec.loader import SpecSet, load_specs
 from reconciler.spec.models import parse_duration
 from reconciler.state import (
     State,
@@ -190,58 +190,76 @@ def apply(
     store = store_for(settings)
     with store.lock() as writer, open_client(settings, console) as client:
         executor = Executor(client, writer, writer.read(), specs, clock=now, progress=console.out)
-        recovered = executor.resolve_pending()
-        live = refresh(client, executor.state)
-        if saved is not None:
-            reasons = stale_reasons(saved, executor.state, specs.digest, live)
-            if recovered:
-                reasons.insert(0, "an interrupted apply was completed")
-            if reasons:
-                raise StalePlan(
-                    f"the saved plan {planfile} is stale: {'; '.join(reasons)} since it was made; "
-                    f"run 'reconciler plan --out {planfile}' again"
-                )
-        executor.observe(live)
-        if saved is not None:
-            chosen = saved
-        else:
-            chosen = make_plan(specs, executor.state, live, now=now(), targets=targets)
+        chosen = _plan_to_apply(executor, specs, saved, planfile, targets)
         console.out(render_plan(chosen, "text", color=console.color).rstrip("\n"))
         _check_replace_confirmed(chosen, confirm_replace_dataset)
-        work = [a for a in chosen.actions if a.action != "wait"]
-        if work and saved is None and not auto_approve:
+        if saved is None and not auto_approve and any(a.action != "wait" for a in chosen.actions):
             _ask(console)
-        done = executor.execute(chosen)
-        if done:
-            console.out(f"Apply complete: {len(done)} action{'s' if len(done) != 1 else ''} done.")
-        else:
-            waiting = sum(1 for a in chosen.actions if a.action == "wait")
-            follow = " (--wait follows them)" if waiting and not wait else ""
-            console.out(
-                f"Nothing to apply; {waiting} run{'s' if waiting != 1 else ''} in flight{follow}."
-                if waiting
-                else "Nothing to apply."
-            )
+        _say_done(console, executor.execute(chosen), chosen, wait)
         if not wait:
             return 0
-        addresses = [
-            a.address
-            for a in chosen.actions
-            if a.kind == "exportjob" and a.action not in ("cancel", "forget")
-        ]
-        line = _StatusLine(console) if console.tty else None
-        executor.progress = line.print if line is not None else console.out
-        try:
-            waited = executor.wait(
-                addresses,
-                timeout_s=timeout_s,
-                poll_s=poll_s,
-                tick=line.show if line is not None else None,
-            )
-        finally:
-            if line is not None:
-                line.clear()
+        waited = _follow(executor, chosen, console, timeout_s=timeout_s, poll_s=poll_s)
     return _report_waited(waited, console)
+
+
+def _plan_to_apply(
+    executor: Executor,
+    specs: SpecSet,
+    saved: Plan | None,
+    planfile: Path | None,
+    targets: tuple[str, ...],
+) -> Plan:
+    """Complete interrupted work, refresh, then check the saved plan or make a fresh one."""
+    recovered = executor.resolve_pending()
+    live = refresh(executor.client, executor.state)
+    if saved is not None:
+        reasons = stale_reasons(saved, executor.state, specs.digest, live)
+        if recovered:
+            reasons.insert(0, "an interrupted apply was completed")
+        if reasons:
+            raise StalePlan(
+                f"the saved plan {planfile} is stale: {'; '.join(reasons)} since it was made; "
+                f"run 'reconciler plan --out {planfile}' again"
+            )
+    executor.observe(live)
+    if saved is not None:
+        return saved
+    return make_plan(specs, executor.state, live, now=now(), targets=targets)
+
+
+def _say_done(console: Console, done: list[str], chosen: Plan, wait: bool) -> None:
+    if done:
+        console.out(f"Apply complete: {len(done)} action{'s' if len(done) != 1 else ''} done.")
+        return
+    waiting = sum(1 for a in chosen.actions if a.action == "wait")
+    if not waiting:
+        console.out("Nothing to apply.")
+        return
+    follow = "" if wait else " (--wait follows them)"
+    console.out(f"Nothing to apply; {waiting} run{'s' if waiting != 1 else ''} in flight{follow}.")
+
+
+def _follow(
+    executor: Executor, chosen: Plan, console: Console, *, timeout_s: float, poll_s: float
+) -> list[WaitedRun]:
+    """Poll the runs of the plan's export jobs to their end, with a status line on a terminal."""
+    addresses = [
+        a.address
+        for a in chosen.actions
+        if a.kind == "exportjob" and a.action not in ("cancel", "forget")
+    ]
+    line = _StatusLine(console) if console.tty else None
+    executor.progress = line.print if line is not None else console.out
+    try:
+        return executor.wait(
+            addresses,
+            timeout_s=timeout_s,
+            poll_s=poll_s,
+            tick=line.show if line is not None else None,
+        )
+    finally:
+        if line is not None:
+            line.clear()
 
 
 class _StatusLine:
