@@ -16,13 +16,13 @@ def _fault(api: Api, **body: object) -> None:
 
 
 def test_latency_applies_to_its_endpoint_only(api: Api) -> None:
-    _fault(api, endpoint=f"GET {DATASETS}", latency_ms=300)
+    _fault(api, endpoint=f"GET {DATASETS}", latency_ms=1000)
     started = time.monotonic()
     assert api.get(DATASETS).status_code == 200
-    assert time.monotonic() - started >= 0.3
+    assert time.monotonic() - started >= 1.0
     started = time.monotonic()
     assert api.get(JOBS).status_code == 200
-    assert time.monotonic() - started < 0.3
+    assert time.monotonic() - started < 1.0  # generous: a busy machine must not fail this
 
 
 def test_rate_limit_answers_429_with_retry_after(api: Api) -> None:
