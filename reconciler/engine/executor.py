@@ -205,21 +205,8 @@ class Executor:
             )
             self.save()
             return f"{address}: adopted dataset {live.id}"
-        if action.action == "update":
-            if res is None:
-                raise ApplyError(
-                    f"{address}: cannot update, it is not in state; run 'reconciler plan' again"
-                )
-            changes = dict(action.request or {})
-            self.client.update_dataset(res.datasetId, changes)
-            self.state.resources[address] = res.model_copy(
-                update={
-                    "name": changes.get("name", res.name),
-                    "description": changes.get("description", res.description),
-                    "tags": changes.get("tags", res.tags),
-                }
-            )
-            self.save()
+        if action.action == "update" and res is not None:
+            self._update_dataset(address, res, dict(action.request or {}))
             return f"{address}: updated dataset {res.datasetId}"
         if action.action == "delete" and res is not None:
             with contextlib.suppress(NotFoundError):  # already gone: the goal is reached
@@ -232,8 +219,21 @@ class Executor:
             self.save()
             return f"{address}: forgotten (dataset left in place)"
         raise ApplyError(
-            f"{address}: a dataset cannot '{action.action}'; run 'reconciler plan' again"
+            f"{address}: cannot {action.action} this dataset as planned (the state no longer "
+            "matches the plan); run 'reconciler plan' again"
         )
+
+    def _update_dataset(self, address: str, res: DatasetResource, changes: dict[str, Any]) -> None:
+        """PATCH what the Catalog can change in place and record what was set."""
+        self.client.update_dataset(res.datasetId, changes)
+        self.state.resources[address] = res.model_copy(
+            update={
+                "name": changes.get("name", res.name),
+                "description": changes.get("description", res.description),
+                "tags": changes.get("tags", res.tags),
+            }
+        )
+        self.save()
 
     def _export_job_action(self, action: Action) -> str:
         address = action.address
