@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Any
 
 from reconciler.config import Settings
 from reconciler.engine.executor import dataset_resource, run_from_record
@@ -22,14 +21,14 @@ from reconciler.engine.workflow import (
     store_for,
 )
 from reconciler.errors import ReconcilerError
-from reconciler.platform import PlatformClient
+from reconciler.platform import CatalogDataset, ExportJobRecord, PlatformClient
 from reconciler.render.audit import AuditEntry, render_audit
 from reconciler.render.status import StatusEntry, render_status
 from reconciler.spec.canonical import canonical_request, fingerprint, normalize_request
 from reconciler.spec.canonical import request_body as resolved_request
 from reconciler.spec.loader import SpecSet, load_specs
 from reconciler.spec.models import DatasetDoc, ExportJobDoc
-from reconciler.state import DatasetResource, ExportJobResource, State, format_time
+from reconciler.state import DatasetResource, ExportJobResource, Run, State, format_time
 
 
 class NotInState(ReconcilerError):
@@ -71,10 +70,9 @@ def status_entries(state: State, live: LiveSnapshot) -> list[StatusEntry]:
             else (run.status if run else newest.status)
         )
         batches = (
-            tuple(b for _, b in run.batches) or ((run.batch_id,) if run.batch_id else ())
+            _batch_ids(run.batch_id, [b for _, b in run.batches])
             if run is not None
-            else tuple(b.batchId for b in newest.batches)
-            or ((newest.batchId,) if newest.batchId else ())
+            else _recorded_batches(newest)
         )
         entries.append(
             StatusEntry(
@@ -92,6 +90,15 @@ def status_entries(state: State, live: LiveSnapshot) -> list[StatusEntry]:
     return entries
 
 
+def _batch_ids(batch_id: str | None, per_segment: list[str]) -> tuple[str, ...]:
+    """Per-segment batches when there are some, else the single batch, else none."""
+    return tuple(per_segment) or ((batch_id,) if batch_id else ())
+
+
+def _recorded_batches(run: Run) -> tuple[str, ...]:
+    return _batch_ids(run.batchId, [b.batchId for b in run.batches])
+
+
 def audit(settings: Settings, console: Console, *, fmt: str = "text") -> int:
     """Every export job and dataset in the sandbox, managed or not, with runs and batches."""
     state = store_for(settings).read()
@@ -102,7 +109,9 @@ def audit(settings: Settings, console: Console, *, fmt: str = "text") -> int:
     return 0
 
 
-def audit_entries(state: State, datasets: list[Any], jobs: list[Any]) -> list[AuditEntry]:
+def audit_entries(
+    state: State, datasets: list[CatalogDataset], jobs: list[ExportJobRecord]
+) -> list[AuditEntry]:
     """Live datasets and jobs joined with the state's claims; recorded runs no longer listed too."""
     owners = {r.datasetId: a for a, r in state.resources.items() if isinstance(r, DatasetResource)}
     runs = {
@@ -145,9 +154,6 @@ def audit_entries(state: State, datasets: list[Any], jobs: list[Any]) -> list[Au
         )
     for job_id, (address, run) in sorted(runs.items()):
         if job_id not in listed:
-            batches = tuple(b.batchId for b in run.batches) or (
-                (run.batchId,) if run.batchId else ()
-            )
             entries.append(
                 AuditEntry(
                     "exportjob",
@@ -155,7 +161,7 @@ def audit_entries(state: State, datasets: list[Any], jobs: list[Any]) -> list[Au
                     "not on platform",
                     address,
                     run.datasetId,
-                    batches,
+                    _recorded_batches(run),
                     run.fingerprint,
                     run.reason,
                     format_time(run.createdAt),

@@ -159,3 +159,21 @@ def test_saved_plan_is_refused_when_the_live_platform_changed(project: Project) 
     project.admin("PATCH", f"/dataSets/{dataset.datasetId}", {"name": "renamed"})
     stale = project.run("apply", str(saved))
     assert stale.code == 1 and "the live platform changed" in stale.err
+
+
+def test_audit_lists_recorded_runs_the_platform_no_longer_has(project: Project) -> None:
+    applied(project)
+    state = project.state()
+    res = state.export_job("exportjob/daily-emails")
+    assert res is not None
+    gone = res.runs[0].model_copy(update={"jobId": 999_999, "batchId": "feedbeef"})
+    res.runs.insert(0, gone)
+    write_atomic(project.state_path, state.to_json())
+    result = project.run("audit", "--format", "json")
+    assert result.code == 0, result.err
+    objects = {o["id"]: o for o in json.loads(result.out)["objects"]}
+    assert objects["999999"]["status"] == "not on platform"
+    assert objects["999999"]["managedBy"] == "exportjob/daily-emails"
+    assert objects["999999"]["batches"] == ["feedbeef"]
+    live = objects[str(res.runs[1].jobId)]
+    assert live["fingerprint"] == res.fingerprint and live["reason"] == "create"
