@@ -2,8 +2,9 @@
 
 Applying 1,000 datasets and 1,000 jobs through the CLI takes minutes (it writes the state after
 every effect, which is what scenario 4 measures), so the steady state is built directly: the
-live objects through the platform client, the state with the engine's own record helpers. The
-scenarios then check it with the tool itself (`plan --detailed-exitcode` must say nothing to do).
+live objects through the platform client, the state with the engine's own record helpers,
+written through StateStore. The scenarios then check it with the tool itself
+(`plan --detailed-exitcode` must say nothing to do).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from reconciler.platform import PlatformClient
 from reconciler.spec.canonical import canonical_request, fingerprint, request_body
 from reconciler.spec.loader import load_specs
 from reconciler.spec.models import DatasetDoc, ExportJobDoc
-from reconciler.state import DatasetResource, ExportJobResource, Run, State, write_atomic
+from reconciler.state import DatasetResource, ExportJobResource, Run, State, StateStore
 
 # Synthetic history runs get ids far above anything the emulator hands out in a bench.
 HISTORY_JOB_ID_BASE = 50_000_000
@@ -171,5 +172,6 @@ def count_runs(state: State) -> int:
 
 
 def save_state(built: Built, state: State) -> None:
-    """Replace the project's state file with `state`."""
-    write_atomic(built.state_path, state.to_json())
+    """Replace the project's state with `state`, through the store (whatever its format)."""
+    with StateStore(built.state_path, "prod").lock(command="bench") as writer:
+        writer.write(state)
