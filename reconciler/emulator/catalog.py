@@ -44,6 +44,7 @@ def list_datasets(request: Request, scope: PlatformScope) -> JSONResponse:
     params = request.query_params
     limit = catalog_query.parse_limit(params.get("limit"))
     start = catalog_query.parse_start(params.get("start"))
+    catalog_query.check(params.multi_items())
     items: list[tuple[str, catalog_query.Record]] = [
         (i, r)
         for i, r in datasets.all_in_scope(emu, scope)
@@ -127,6 +128,7 @@ def list_batches(request: Request, scope: PlatformScope) -> JSONResponse:
     params = request.query_params
     limit = catalog_query.parse_limit(params.get("limit"))
     start = catalog_query.parse_start(params.get("start"))
+    catalog_query.check(params.multi_items())
     items: list[tuple[str, catalog_query.Record]] = []
     for batch_id in _batch_ids(scope, request):
         record = batches.record(emu, scope, batches.row(emu, scope, batch_id))

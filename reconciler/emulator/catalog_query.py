@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.emulator.params import natural
 from reconciler.emulator.problems import bad_request
 
 RESERVED = frozenset(
@@ -30,18 +31,20 @@ def parse_limit(raw: str | None, *, default: int = 20, maximum: int = 100) -> in
     """The page size; api-facts-more.md 1: default 20, 1..100, anything else is a 400."""
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    value = natural(raw)
+    if value is None or not 1 <= value <= maximum:
         raise bad_request(f"limit: expected an integer from 1 to {maximum}, got {raw!r}", "CAT")
-    return int(raw)
+    return value
 
 
 def parse_start(raw: str | None) -> int:
     """The zero-based offset of the first object."""
     if raw is None:
         return 0
-    if not raw.isdigit():
+    value = natural(raw)
+    if value is None:
         raise bad_request(f"start: expected a non-negative integer, got {raw!r}", "CAT")
-    return int(raw)
+    return value
 
 
 def _text(value: Any) -> str:
@@ -68,7 +71,7 @@ def _order_key(value: Any) -> tuple[Any, ...]:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return (0, value)
     text = _text(value)
-    if re.fullmatch(r"\d+(\.\d+)*", text):
+    if len(text) < 100 and re.fullmatch(r"[0-9]+(\.[0-9]+)*", text):
         return (0, *[int(p) for p in text.split(".")])
     return (1, text)
 
@@ -125,9 +128,10 @@ def _tags(record: Record, raw: str) -> bool:
 
 
 def _epoch(raw: str, name: str) -> int:
-    if not raw.isdigit():
+    value = natural(raw)
+    if value is None:
         raise bad_request(f"{name}: expected epoch milliseconds, got {raw!r}", "CAT")
-    return int(raw)
+    return value
 
 
 def matches(record: Record, params: Sequence[tuple[str, str]]) -> bool:
@@ -177,3 +181,19 @@ def project(record: Record, raw: str | None) -> dict[str, Any]:
         return dict(record)
     wanted = [p.strip() for p in raw.split(",") if p.strip()]
     return {k: record[k] for k in wanted if k in record}
+
+
+def check(params: Sequence[tuple[str, str]]) -> None:
+    """Reject malformed filters up front, so a bad query is a 400 even when nothing is listed."""
+    for key, raw in params:
+        if key in ("createdAfter", "createdBefore"):
+            _epoch(raw, key)
+        elif key == "tags":
+            _tags({}, raw)
+        elif key == "property":
+            match = _CONDITION.match(raw)
+            if match is None:
+                raise bad_request(f"property: cannot read condition {raw!r}", "CAT")
+            if match.group(3) == "~":
+                _condition({match.group(2): ""}, raw)
+    order([], dict(params).get("orderBy"))

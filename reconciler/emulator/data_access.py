@@ -12,6 +12,7 @@ from reconciler.emulator import batches
 from reconciler.emulator.auth import PlatformScope
 from reconciler.emulator.context import emulator_of
 from reconciler.emulator.openapi_docs import ERRORS, FILES_LIST
+from reconciler.emulator.params import natural
 from reconciler.emulator.problems import bad_request, not_found
 
 BASE = "/data/foundation/export"
@@ -22,11 +23,12 @@ _FILE_ID = re.compile(r"^([0-9a-f]{32})-1$")
 def _page(request: Request) -> tuple[int, int]:
     params = request.query_params
     limit, start = params.get("limit", "100"), params.get("start", "0")
-    if not limit.isdigit() or not 1 <= int(limit) <= 100:
+    size, first = natural(limit), natural(start)
+    if size is None or not 1 <= size <= 100:
         raise bad_request("limit: expected an integer from 1 to 100", "DAS")
-    if not start.isdigit():
+    if first is None:
         raise bad_request("start: expected a non-negative integer", "DAS")
-    return int(start), int(limit)
+    return first, size
 
 
 @router.get(

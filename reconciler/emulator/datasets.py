@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.emulator.context import Emulator, Scope
+from reconciler.emulator.params import natural
 from reconciler.emulator.problems import bad_request, not_found, service_error
 
 SERVICE = "CAT"
@@ -147,7 +148,7 @@ def all_in_scope(emu: Emulator, scope: Scope) -> list[tuple[str, dict[str, Any]]
 
 def _bump(version: str) -> str:
     parts = version.split(".")
-    if len(parts) == 3 and all(p.isdigit() for p in parts):
+    if len(parts) == 3 and all(natural(p) is not None for p in parts):
         return f"{parts[0]}.{parts[1]}.{int(parts[2]) + 1}"
     return "1.0.1"
 

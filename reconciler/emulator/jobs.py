@@ -15,12 +15,13 @@ from reconciler.emulator.context import Emulator, Scope
 from reconciler.emulator.exporter import rows_for, write_parquet
 from reconciler.emulator.job_request import SERVICE, ExportRequest, parse
 from reconciler.emulator.lifecycle import Phase, Timeline, phase_at
+from reconciler.emulator.params import natural
 from reconciler.emulator.problems import bad_request, not_found, service_error
 
 _MERGE_POLICY_IDS = frozenset(str(p["id"]) for p in defaults.MERGE_POLICIES)
 _ALNUM = string.ascii_letters + string.digits
 STATUSES = ("NEW", "PROCESSING", "SUCCEEDED", "FAILED", "CANCELLED")
-_CURSOR = re.compile(r"^(\d{1,15})_(\d{1,15})$")
+_CURSOR = re.compile(r"^([0-9]{1,15})_([0-9]{1,15})$")
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,8 @@ def get(emu: Emulator, scope: Scope, job_id: int) -> Job | None:
 
 def require(emu: Emulator, scope: Scope, raw_id: str) -> Job:
     """The job named in a path, or a 404 (ids are integers)."""
-    job = get(emu, scope, int(raw_id)) if raw_id.isdigit() and len(raw_id) < 16 else None
+    number = natural(raw_id)
+    job = get(emu, scope, number) if number is not None and number < 10**15 else None
     if job is None:
         raise not_found(f"Export job {raw_id} was not found in this sandbox", SERVICE)
     return job

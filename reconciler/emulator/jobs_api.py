@@ -14,6 +14,7 @@ from reconciler.emulator.body import json_body
 from reconciler.emulator.context import emulator_of
 from reconciler.emulator.job_request import SERVICE
 from reconciler.emulator.openapi_docs import ERRORS, EXPORT_JOB_REQUEST, JOB_LIST, JOB_RECORD
+from reconciler.emulator.params import natural
 from reconciler.emulator.problems import bad_request
 
 BASE = "/data/core/ups/export/jobs"
@@ -32,9 +33,10 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    value = natural(raw)
+    if value is None or not low <= value <= high:
         raise bad_request(f"{name}: expected an integer from {low} to {high}, got {raw!r}", SERVICE)
-    return int(raw)
+    return value
 
 
 @router.post(

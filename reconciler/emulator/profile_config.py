@@ -11,6 +11,7 @@ from reconciler.emulator import defaults
 from reconciler.emulator.auth import PlatformScope
 from reconciler.emulator.context import Scope
 from reconciler.emulator.openapi_docs import ERRORS, json_content
+from reconciler.emulator.params import natural
 from reconciler.emulator.problems import bad_request, not_found
 
 router = APIRouter(tags=["Segments and merge policies"])
@@ -71,9 +72,10 @@ def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    value = natural(raw)
+    if value is None or not low <= value <= high:
         raise bad_request(f"{name}: expected an integer from {low} to {high}", "UPS")
-    return int(raw)
+    return value
 
 
 @router.get(

@@ -228,3 +228,16 @@ def test_bodies_that_are_not_json_are_400(api: Api, raw: bytes) -> None:
         timeout=10,
     )
     assert bad_clock.status_code == 400 and api.admin("GET", "/clock").json() == clock
+
+
+def test_malformed_filters_are_400_even_with_nothing_to_list(api: Api) -> None:
+    for params in (
+        {"property": "name~("},
+        {"tags": "no-colon"},
+        {"createdAfter": "yesterday"},
+        {"orderBy": "sideways:name"},
+        {"property": "!name~x"},
+    ):
+        answer = api.get(DATASETS, params=params)
+        assert answer.status_code == 400, params
+        assert api.get("/data/foundation/catalog/batches", params=params).status_code == 400

@@ -274,3 +274,19 @@ def test_a_filter_matching_nobody_writes_an_empty_batch(api: Api) -> None:
     assert _read(api, batch_id) == []
     record = api.get(f"{CATALOG_BATCHES}/{batch_id}").json()[batch_id]
     assert record["status"] == "success" and record["metrics"]["recordsWritten"] == 0
+
+
+@pytest.mark.parametrize("odd", ["²", "٣", "9" * 5000, "1e3", "-1", " 1"])
+def test_numbers_that_are_not_ascii_digits_are_4xx_everywhere(api: Api, odd: str) -> None:
+    checks = [
+        api.get(f"{JOBS}/{odd}"),
+        api.get(JOBS, params={"limit": odd}),
+        api.get(JOBS, params={"offset": f"{odd}_1"}),
+        api.get("/data/foundation/catalog/dataSets", params={"limit": odd}),
+        api.get("/data/foundation/catalog/dataSets", params={"start": odd}),
+        api.get(CATALOG_BATCHES, params={"createdAfter": odd}),
+        api.get("/data/core/ups/segment/definitions", params={"page": odd}),
+        api.get("/data/core/ups/config/mergePolicies", params={"limit": odd}),
+        api.get(f"{EXPORT}/batches/{'0' * 32}/files", params={"limit": odd}),
+    ]
+    assert [a.status_code // 100 for a in checks] == [4] * len(checks), [a.text for a in checks]
