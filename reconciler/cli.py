@@ -202,13 +202,28 @@ def status(ctx: click.Context, fmt: str) -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "markdown", "json", "csv"]), default="text"
 )
+@click.option(
+    "--since", metavar="DURATION|TIME", help="Only objects created since (7d, or RFC 3339)."
+)
+@click.option(
+    "--label", "labels", multiple=True, metavar="KEY=VALUE", help="Owner label (repeat: all match)."
+)
+@click.option(
+    "--status", "statuses", multiple=True, metavar="STATUS", help="Only this status (repeatable)."
+)
 @click.pass_context
-def audit(ctx: click.Context, fmt: str) -> None:
+def audit(
+    ctx: click.Context,
+    fmt: str,
+    since: str | None,
+    labels: tuple[str, ...],
+    statuses: tuple[str, ...],
+) -> None:
     """Every export job and dataset in the sandbox, managed or not."""
-    from reconciler.engine import records
+    from reconciler.engine import audit as audit_command
 
     settings, console = _engine(ctx)
-    records.audit(settings, console, fmt=fmt)
+    audit_command.audit(settings, console, fmt=fmt, since=since, labels=labels, statuses=statuses)
 
 
 @cli.command("import")
@@ -295,7 +310,10 @@ def emulator_serve(ctx: click.Context, host: str, port: int, data_dir: Path) -> 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the command line and turn failures into one-line errors and exit codes."""
     try:
-        cli.main(args=argv, prog_name="reconciler", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="reconciler", standalone_mode=False)
+        # Without standalone mode click returns (not raises) the code of ctx.exit(n).
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except click.exceptions.Exit as stop:
         sys.exit(stop.exit_code)
     except click.exceptions.Abort:

@@ -6,7 +6,6 @@ Like `workflow`, each function is one command and returns its exit code.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 
 from reconciler.config import Settings
 from reconciler.engine.executor import dataset_resource, run_from_record
@@ -21,8 +20,7 @@ from reconciler.engine.workflow import (
     store_for,
 )
 from reconciler.errors import ReconcilerError
-from reconciler.platform import CatalogDataset, ExportJobRecord, PlatformClient
-from reconciler.render.audit import AuditEntry, render_audit
+from reconciler.platform import PlatformClient
 from reconciler.render.status import StatusEntry, render_status
 from reconciler.spec.canonical import canonical_request, fingerprint, normalize_request
 from reconciler.spec.canonical import request_body as resolved_request
@@ -97,77 +95,6 @@ def _batch_ids(batch_id: str | None, per_segment: list[str]) -> tuple[str, ...]:
 
 def _recorded_batches(run: Run) -> tuple[str, ...]:
     return _batch_ids(run.batchId, [b.batchId for b in run.batches])
-
-
-def audit(settings: Settings, console: Console, *, fmt: str = "text") -> int:
-    """Every export job and dataset in the sandbox, managed or not, with runs and batches."""
-    state = store_for(settings).read()
-    with open_client(settings, console) as client:
-        datasets = list(client.iter_datasets())
-        jobs = list(client.iter_export_jobs())
-    console.out(render_audit(audit_entries(state, datasets, jobs), fmt).rstrip("\n"))
-    return 0
-
-
-def audit_entries(
-    state: State, datasets: list[CatalogDataset], jobs: list[ExportJobRecord]
-) -> list[AuditEntry]:
-    """Live datasets and jobs joined with the state's claims; recorded runs no longer listed too."""
-    owners = {r.datasetId: a for a, r in state.resources.items() if isinstance(r, DatasetResource)}
-    runs = {
-        run.jobId: (a, run)
-        for a, r in state.resources.items()
-        if isinstance(r, ExportJobResource)
-        for run in r.runs
-    }
-    entries = [
-        AuditEntry(
-            "dataset",
-            ds.id,
-            "present",
-            owners.get(ds.id),
-            ds.id,
-            (),
-            None,
-            None,
-            format_time(datetime.fromtimestamp(ds.created / 1000, UTC)) if ds.created else None,
-            ds.name,
-        )
-        for ds in sorted(datasets, key=lambda d: d.id)
-    ]
-    listed = set()
-    for job in sorted(jobs, key=lambda j: j.id):
-        listed.add(job.id)
-        address, run = runs.get(job.id, (None, None))
-        entries.append(
-            AuditEntry(
-                "exportjob",
-                str(job.id),
-                job.status.upper(),
-                address,
-                job.destination.datasetId,
-                tuple(job.batch_ids),
-                run.fingerprint if run else None,
-                run.reason if run else None,
-                format_time(datetime.fromtimestamp(job.creationTime / 1000, UTC)),
-            )
-        )
-    for job_id, (address, run) in sorted(runs.items()):
-        if job_id not in listed:
-            entries.append(
-                AuditEntry(
-                    "exportjob",
-                    str(job_id),
-                    "not on platform",
-                    address,
-                    run.datasetId,
-                    _recorded_batches(run),
-                    run.fingerprint,
-                    run.reason,
-                    format_time(run.createdAt),
-                )
-            )
-    return entries
 
 
 # import

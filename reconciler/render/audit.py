@@ -1,4 +1,8 @@
-"""`reconciler audit`: every export job and dataset of the sandbox, managed or not."""
+"""`reconciler audit`: every export job and dataset of the sandbox, managed or not.
+
+Text and markdown are for people (owner labels, the newest run of each document and its age,
+batches and record counts); json and csv carry every column for tools.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from datetime import datetime
 
 from reconciler.render.status import table
 
@@ -15,12 +20,16 @@ AUDIT_COLUMNS = (
     "id",
     "status",
     "managedBy",
+    "labels",
+    "name",
+    "newest",
+    "created",
+    "ageSeconds",
     "datasetId",
     "batches",
+    "records",
     "fingerprint",
     "reason",
-    "created",
-    "name",
 )
 
 
@@ -36,39 +45,136 @@ class AuditEntry:
     batches: tuple[str, ...]
     fingerprint: str | None  # the spec version (request fingerprint) a managed run was made from
     reason: str | None  # why this tool started the run
-    created: str | None  # RFC 3339 UTC
+    created: datetime | None
     name: str | None = None
+    labels: tuple[tuple[str, str], ...] = ()  # the managing document's metadata.labels
+    newest: bool = False  # the newest run of its document
+    records: int | None = None  # records written, summed over the Catalog batches
 
 
-def _cells(entry: AuditEntry) -> list[str]:
-    values = asdict(entry) | {"batches": ";".join(entry.batches)}
-    return ["" if values[c] is None else str(values[c]) for c in AUDIT_COLUMNS]
+def format_age(seconds: float | None) -> str:
+    """A short human age: `45s`, `12m`, `5h`, `3d`."""
+    if seconds is None:
+        return "-"
+    seconds = max(0, int(seconds))
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
-def render_audit(entries: Sequence[AuditEntry], fmt: str = "text") -> str:
+def _created_text(entry: AuditEntry) -> str | None:
+    if entry.created is None:
+        return None
+    text = entry.created.isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+def _age(entry: AuditEntry, now: datetime) -> float | None:
+    return None if entry.created is None else (now - entry.created).total_seconds()
+
+
+def _record(entry: AuditEntry, now: datetime) -> dict[str, object]:
+    age = _age(entry, now)
+    return {
+        "type": entry.type,
+        "id": entry.id,
+        "status": entry.status,
+        "managedBy": entry.managedBy,
+        "labels": dict(entry.labels),
+        "name": entry.name,
+        "newest": entry.newest,
+        "created": _created_text(entry),
+        "ageSeconds": None if age is None else int(age),
+        "datasetId": entry.datasetId,
+        "batches": list(entry.batches),
+        "records": entry.records,
+        "fingerprint": entry.fingerprint,
+        "reason": entry.reason,
+    }
+
+
+def _csv_cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return ";".join(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, list):
+        return ";".join(str(v) for v in value)
+    return str(value)
+
+
+def summary_line(entries: Sequence[AuditEntry]) -> str:
+    """`6 objects (2 datasets, 4 export jobs): 4 managed, 2 unmanaged`."""
+    managed = sum(1 for e in entries if e.managedBy)
+    datasets = sum(1 for e in entries if e.type == "dataset")
+    jobs = len(entries) - datasets
+    return (
+        f"{len(entries)} objects ({datasets} datasets, {jobs} export jobs): "
+        f"{managed} managed, {len(entries) - managed} unmanaged"
+    )
+
+
+def _human_rows(entries: Sequence[AuditEntry], now: datetime) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    for e in entries:
+        rows.append(
+            (
+                e.type,
+                e.id,
+                e.name or "-",
+                e.status,
+                e.managedBy or "(unmanaged)",
+                ",".join(f"{k}={v}" for k, v in e.labels) or "-",
+                ("newest" if e.newest else "-") if e.type == "exportjob" else "-",
+                format_age(_age(e, now)),
+                e.datasetId or "-",
+                ",".join(e.batches) or "-",
+                "-" if e.records is None else f"{e.records:,}",
+            )
+        )
+    return rows
+
+
+_HUMAN_HEADER = (
+    "TYPE",
+    "ID",
+    "NAME",
+    "STATUS",
+    "MANAGED BY",
+    "LABELS",
+    "RUN",
+    "AGE",
+    "DATASET",
+    "BATCHES",
+    "RECORDS",
+)
+
+
+def render_audit(entries: Sequence[AuditEntry], fmt: str, now: datetime) -> str:
     """The entries as text, markdown, json (`{"objects": [...]}`) or csv (with a header row)."""
     if fmt == "json":
-        objects = [asdict(e) | {"batches": list(e.batches)} for e in entries]
-        return json.dumps({"objects": objects}, indent=2) + "\n"
+        objects = [_record(e, now) for e in entries]
+        return json.dumps({"formatVersion": 1, "objects": objects}, indent=2) + "\n"
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(AUDIT_COLUMNS)
-        writer.writerows(_cells(e) for e in entries)
+        for e in entries:
+            record = _record(e, now)
+            writer.writerow(_csv_cell(record[c]) for c in AUDIT_COLUMNS)
         return buffer.getvalue()
-    managed = sum(1 for e in entries if e.managedBy)
-    summary = f"{len(entries)} objects, {managed} managed, {len(entries) - managed} unmanaged"
+    rows = _human_rows(entries, now)
     if fmt == "markdown":
-        head = "| " + " | ".join(AUDIT_COLUMNS) + " |"
-        rule = "|" + "---|" * len(AUDIT_COLUMNS)
-        body = [
-            "| " + " | ".join(c.replace("|", "\\|") or " " for c in _cells(e)) + " |"
-            for e in entries
-        ]
-        return "\n".join([f"**Audit:** {summary}", "", head, rule, *body]) + "\n"
-    shown = ("type", "id", "status", "managedBy", "datasetId", "batches", "created")
-    idx = [AUDIT_COLUMNS.index(c) for c in shown]
-    rows = [tuple(c.upper() for c in shown)] + [
-        tuple((_cells(e)[i] or "-") for i in idx) for e in entries
-    ]
-    return table(rows) + summary + "\n"
+        head = "| " + " | ".join(h.title() for h in _HUMAN_HEADER) + " |"
+        rule = "|" + "---|" * len(_HUMAN_HEADER)
+        body = ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+        lines = [f"**Audit:** {summary_line(entries)}", ""]
+        if entries:
+            lines += [head, rule, *body]
+        return "\n".join(lines) + "\n"
+    if not entries:
+        return summary_line(entries) + "\n"
+    return table([_HUMAN_HEADER, *rows]) + summary_line(entries) + "\n"

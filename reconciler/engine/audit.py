@@ -1,0 +1,229 @@
+"""`reconciler audit`: what exports exist, who owns them, what they wrote.
+
+Reads every dataset and export job of the sandbox (a full listing: an audit is about
+everything, not what changed), joins them with the state's record of runs and the documents'
+owner labels, and fetches the Catalog batches of the jobs it shows for their record counts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from reconciler.config import Settings
+from reconciler.engine.workflow import Console, UsageError, now, open_client, store_for
+from reconciler.platform import CatalogDataset, ExportJobRecord, PlatformClient
+from reconciler.render.audit import AuditEntry, render_audit
+from reconciler.spec.loader import SpecErrors, load_specs
+from reconciler.spec.models import DatasetDoc, ExportJobDoc, parse_duration, parse_timestamp
+from reconciler.state import DatasetResource, ExportJobResource, Run, State
+
+_LABEL_RE = re.compile(r"^([^=\s]+)=(.*)$")
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which objects an audit shows: created since, owner labels (all must match), statuses."""
+
+    since: datetime | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+    statuses: frozenset[str] = frozenset()
+
+    def keeps(self, entry: AuditEntry) -> bool:
+        """True when the entry passes every filter given."""
+        if self.since is not None and (entry.created is None or entry.created < self.since):
+            return False
+        if self.labels and not set(self.labels) <= set(entry.labels):
+            return False
+        return not self.statuses or entry.status.upper() in self.statuses
+
+
+def parse_filter(
+    since: str | None, labels: Iterable[str], statuses: Iterable[str], *, at: datetime
+) -> AuditFilter:
+    """The command's filter options, checked: `--since 7d|RFC 3339`, `--label k=v`, `--status S`."""
+    since_time = None
+    if since:
+        try:
+            since_time = at - parse_duration(since)
+        except ValueError:
+            try:
+                since_time = parse_timestamp(since)
+            except ValueError:
+                raise UsageError(
+                    f"--since '{since}' is neither a duration (30m, 24h, 7d) nor an RFC 3339 "
+                    "timestamp (2026-01-31T00:00:00Z)"
+                ) from None
+    pairs = []
+    for label in labels:
+        match = _LABEL_RE.match(label)
+        if not match:
+            raise UsageError(f"--label '{label}' is not key=value; write e.g. --label team=crm")
+        pairs.append((match.group(1), match.group(2)))
+    return AuditFilter(since_time, tuple(pairs), frozenset(s.upper() for s in statuses))
+
+
+def _ms(value: int | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value / 1000, UTC)
+
+
+def _run_batches(run: Run) -> tuple[str, ...]:
+    per_segment = tuple(b.batchId for b in run.batches)
+    return per_segment or ((run.batchId,) if run.batchId else ())
+
+
+def audit_entries(
+    state: State,
+    datasets: Sequence[CatalogDataset],
+    jobs: Sequence[ExportJobRecord],
+    labels: Mapping[str, Mapping[str, str]],
+) -> list[AuditEntry]:
+    """Live datasets and jobs joined with the state's claims; recorded runs no longer listed too.
+
+    Sorted datasets first, then export jobs newest first; the newest run of each document is
+    marked.
+    """
+    owners = {r.datasetId: a for a, r in state.resources.items() if isinstance(r, DatasetResource)}
+    runs = {
+        run.jobId: (address, run)
+        for address, res in state.resources.items()
+        if isinstance(res, ExportJobResource)
+        for run in res.runs
+    }
+
+    def owner_labels(address: str | None) -> tuple[tuple[str, str], ...]:
+        return tuple(sorted(labels.get(address, {}).items())) if address else ()
+
+    entries = [
+        AuditEntry(
+            "dataset",
+            ds.id,
+            "present",
+            owners.get(ds.id),
+            ds.id,
+            (),
+            None,
+            None,
+            _ms(ds.created),
+            ds.name,
+            owner_labels(owners.get(ds.id)),
+        )
+        for ds in datasets
+    ]
+    listed = set()
+    for job in jobs:
+        listed.add(job.id)
+        address, run = runs.get(job.id, (None, None))
+        entries.append(
+            AuditEntry(
+                "exportjob",
+                str(job.id),
+                job.status.upper(),
+                address,
+                job.destination.datasetId,
+                tuple(job.batch_ids),
+                run.fingerprint if run else None,
+                run.reason if run else None,
+                _ms(job.creationTime),
+                labels=owner_labels(address),
+            )
+        )
+    for job_id, (address, run) in runs.items():
+        if job_id not in listed:
+            entries.append(
+                AuditEntry(
+                    "exportjob",
+                    str(job_id),
+                    "not on platform",
+                    address,
+                    run.datasetId,
+                    _run_batches(run),
+                    run.fingerprint,
+                    run.reason,
+                    run.createdAt,
+                    labels=owner_labels(address),
+                )
+            )
+    return _mark_newest(_sorted(entries))
+
+
+def _sorted(entries: list[AuditEntry]) -> list[AuditEntry]:
+    epoch = datetime.min.replace(tzinfo=UTC)
+    datasets = sorted(
+        (e for e in entries if e.type == "dataset"), key=lambda e: ((e.name or "").lower(), e.id)
+    )
+    jobs = sorted(
+        (e for e in entries if e.type != "dataset"),
+        key=lambda e: (e.created or epoch, int(e.id) if e.id.isdigit() else 0),
+        reverse=True,
+    )
+    return datasets + jobs
+
+
+def _mark_newest(entries: list[AuditEntry]) -> list[AuditEntry]:
+    seen: set[str] = set()
+    marked = []
+    for entry in entries:  # jobs come newest first
+        if entry.type == "exportjob" and entry.managedBy and entry.managedBy not in seen:
+            seen.add(entry.managedBy)
+            entry = replace(entry, newest=True)
+        marked.append(entry)
+    return marked
+
+
+def with_record_counts(client: PlatformClient, entries: list[AuditEntry]) -> list[AuditEntry]:
+    """Each shown job's records written, summed over its Catalog batches (one GET per batch)."""
+    batch_ids = sorted({b for e in entries for b in e.batches})
+    counts: dict[str, int | None] = {}
+    if batch_ids:
+        batches = client.map(client.get_batch, batch_ids)
+        counts = {
+            bid: (batch.record_count if batch is not None else None)
+            for bid, batch in zip(batch_ids, batches, strict=True)
+        }
+    result = []
+    for entry in entries:
+        known = [counts.get(b) for b in entry.batches]
+        if entry.batches and all(c is not None for c in known):
+            entry = replace(entry, records=sum(c for c in known if c is not None))
+        result.append(entry)
+    return result
+
+
+def document_labels(settings: Settings, console: Console) -> dict[str, dict[str, str]]:
+    """Owner labels by address from the documents; none (with a note) when they do not load."""
+    try:
+        specs = load_specs(settings)
+    except SpecErrors as exc:
+        console.err(
+            f"note: owner labels are not shown because the specs do not validate "
+            f"({exc.summary}); run 'reconciler validate'"
+        )
+        return {}
+    docs: list[DatasetDoc | ExportJobDoc] = [*specs.datasets.values(), *specs.export_jobs.values()]
+    return {doc.address: dict(doc.metadata.labels) for doc in docs}
+
+
+def audit(
+    settings: Settings,
+    console: Console,
+    *,
+    fmt: str = "text",
+    since: str | None = None,
+    labels: Sequence[str] = (),
+    statuses: Sequence[str] = (),
+) -> int:
+    """Every export job and dataset in the sandbox, managed or not, filtered as asked."""
+    at = now()
+    chosen = parse_filter(since, labels, statuses, at=at)
+    state = store_for(settings).read()
+    owner_labels = document_labels(settings, console)
+    with open_client(settings, console) as client:
+        datasets = list(client.iter_datasets())
+        jobs = list(client.iter_export_jobs())
+        entries = [e for e in audit_entries(state, datasets, jobs, owner_labels) if chosen.keeps(e)]
+        entries = with_record_counts(client, entries)
+    console.out(render_audit(entries, fmt, at).rstrip("\n"))
+    return 0
