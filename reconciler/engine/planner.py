@@ -24,8 +24,8 @@ from reconciler.errors import ReconcilerError
 from reconciler.spec.canonical import (
     canonical_request,
     fingerprint,
-    normalize_request,
     request_body,
+    request_matches,
 )
 from reconciler.spec.models import DatasetDoc, ExportJobDoc
 from reconciler.state.models import (
@@ -434,7 +434,7 @@ def _plan_first_run(
 ) -> None:
     address = doc.address
     if dataset_id is not None:
-        match = _matching_live_job(work, normalize_request(request_body(doc, dataset_id)))
+        match = _matching_live_job(work, request_body(doc, dataset_id))
         if match is not None:
             work.adopted_jobs.add(match.job_id)
             work.act(
@@ -443,7 +443,7 @@ def _plan_first_run(
                     address,
                     "exportjob",
                     "adopt",
-                    f"live job {match.job_id} ({match.status}) has exactly this request; take it into state",
+                    f"live job {match.job_id} ({match.status}) was made from this request; take it into state",
                     request=canonical,
                     adopt_id=str(match.job_id),
                 ),
@@ -458,11 +458,13 @@ def _plan_first_run(
 
 
 def _matching_live_job(work: _Planning, resolved: Mapping[str, Any]) -> LiveRun | None:
+    # request_matches, like crash recovery: the platform fills in what the spec left out (a
+    # default merge policy, its newest version), so strict equality would create a twin.
     claimed = work.state.claimed_job_ids() | work.adopted_jobs
     matches = [
         run
         for run in work.live.runs.values()
-        if run.job_id not in claimed and dict(run.request) == dict(resolved)
+        if run.job_id not in claimed and request_matches(resolved, run.request)
     ]
     if not matches:
         return None

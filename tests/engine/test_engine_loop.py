@@ -352,3 +352,30 @@ def test_status_audit_and_state_commands(project: Project) -> None:
     # Forgotten by state, the job is now live and claimed by no run: a plan adopts it back.
     doc = plan_json(project)
     assert actions(doc) == {("exportjob/daily-emails", "adopt")}
+
+
+def test_a_job_made_outside_from_a_spec_without_merge_policy_is_adopted(project: Project) -> None:
+    applied(project)
+    dataset = dataset_of(project, "dataset/crm-profiles")
+    body = {
+        "fields": "identities.id",
+        "destination": {"datasetId": dataset, "segmentPerBatch": False},
+        "schema": {"name": "_xdm.context.profile"},
+    }
+    job = project.admin("POST", "/exportJobs", body)["id"]
+    with project.client() as client:
+        record = client.get_export_job(job)
+    assert record is not None and record.mergePolicy  # the platform filled in its default
+    project.write(
+        "specs/exports/ids.yaml",
+        "apiVersion: reconciler/v1\nkind: ExportJob\nmetadata: {name: ids}\nspec:\n"
+        "  fields: identities.id\n  destination: {dataset: crm-profiles}\n"
+        "  schema: {name: _xdm.context.profile}\n",
+    )
+    doc = plan_json(project)
+    assert actions(doc) == {("exportjob/ids", "adopt")}, doc["actions"]
+    applied(project)
+    assert job_of(project, "exportjob/ids") == job
+    res = project.state().export_job("exportjob/ids")
+    assert res is not None and len(res.runs) == 1  # adopted, not duplicated
+    assert_converged(project)

@@ -410,3 +410,22 @@ def test_a_cancel_already_asked_for_is_waited_on_not_repeated() -> None:
     plan = make_plan(specs(ds), state, live, now=NOW)
     assert brief(plan) == [("exportjob/daily", "wait")]
     assert "cancellation of job 101 is under way" in plan.actions[0].reason
+
+
+def test_a_live_job_with_the_merge_policy_the_platform_filled_in_is_adopted() -> None:
+    ds, job = dataset_doc("crm"), job_doc("daily")  # no mergePolicy: the platform picks one
+    _, state, live = steady(ds, job)
+    state.resources.pop("exportjob/daily")
+    filled = live_run(job, 70)
+    request = {**filled.request, "mergePolicy": {"id": "default-mp", "version": 1}}
+    live = dataclasses.replace(
+        live, runs={70: dataclasses.replace(filled, request=request)}, new_jobs=(70,)
+    )
+    plan = make_plan(specs(ds, job), state, live, now=NOW)
+    assert brief(plan) == [("exportjob/daily", "adopt")] and found(plan) == []
+    assert plan.actions[0].adopt_id == "70"
+    # a policy the spec names is still compared: another one is not this job
+    pinned = job_doc("daily", mergePolicy={"id": "other-mp", "version": 1})
+    plan = make_plan(specs(ds, pinned), state, live, now=NOW)
+    assert brief(plan) == [("exportjob/daily", "create")]
+    assert found(plan) == [("exportjob@70", "unmanaged")]
