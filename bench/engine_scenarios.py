@@ -30,7 +30,7 @@ from engine_projects import (
 )
 
 from reconciler.spec.canonical import normalize_request
-from reconciler.state import ExportJobResource, State, StateStore
+from reconciler.state import ExportJobResource, Run, State, StateStore
 
 LATENCY_MS = 20
 RATE_LIMIT = 50
@@ -86,9 +86,9 @@ def _naive_refresh(emu: EmulatorProcess, job_ids: list[int], repeat: int) -> tup
     return counts[0], statistics.median(times)
 
 
-def _run_ids(state: State) -> list[int]:
+def _runs(state: State) -> list[Run]:
     return [
-        run.jobId
+        run
         for res in state.resources.values()
         if isinstance(res, ExportJobResource)
         for run in res.runs
@@ -104,7 +104,9 @@ def scenario_plan_steady(quick: bool) -> list[Figure]:
         built = _steady_project(tmp, emu, jobs)
         emu.set_fault(endpoint="*", latency_ms=LATENCY_MS)
         plan_requests, plan_wall = _timed_plans(built.project, emu, repeat)
-        naive_requests, naive_wall = _naive_refresh(emu, _run_ids(built.state), repeat)
+        naive_requests, naive_wall = _naive_refresh(
+            emu, [run.jobId for run in _runs(built.state)], repeat
+        )
 
         # Runs in flight: the first `flying` jobs change, so apply replaces them with new runs
         # that stay PROCESSING; a second apply records the listing's watermark past them.
@@ -116,6 +118,13 @@ def scenario_plan_steady(quick: bool) -> list[Figure]:
         write_specs(built.project, "steady.yaml", changed)
         run_cli(built.project, ["apply", "--auto-approve"], emu.env())
         run_cli(built.project, ["apply", "--auto-approve"], emu.env())
+        in_flight = [
+            run
+            for run in _runs(StateStore(built.state_path, "prod").read())
+            if run.status not in ("SUCCEEDED", "FAILED", "CANCELLED")
+        ]
+        if len(in_flight) != flying:
+            raise RuntimeError(f"expected {flying} runs in flight, the state has {len(in_flight)}")
         emu.set_fault(endpoint="*", latency_ms=LATENCY_MS)
         flying_requests, flying_wall = _timed_plans(built.project, emu, repeat)
     growth = flying_requests - plan_requests
