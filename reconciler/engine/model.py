@@ -280,8 +280,14 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        """Any action other than `wait`, or any drift finding."""
-        return bool(self.findings) or any(a.action != "wait" for a in self.actions)
+        """Exit code 2 of `--detailed-exitcode`: an action other than `wait`; refresh-only: a finding.
+
+        A finding without an action (an unmanaged object, a report-only failure) is shown but is
+        not a change, so a sandbox with objects this repository does not manage can plan clean.
+        """
+        if self.refresh_only:
+            return bool(self.findings)
+        return any(a.action != "wait" for a in self.actions)
 
     def action_counts(self) -> dict[str, int]:
         """Number of actions per action kind (only kinds that occur), in the summary's order."""

@@ -5,18 +5,20 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from engine_harness import Project, make_project
+from engine_harness import ROOT, Project, make_project
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.emulator.server import RunningEmulator
 
 DAILY = "specs/exports/daily-emails.yaml"
+AUDIENCE = "specs/exports/audiences.yaml"
+DATASETS = "specs/datasets.yaml"
 FIELDS = ("identities.id,personalEmail.address", "identities.id", "identities.id,homeAddress")
-# Removing a document is left out on purpose: its finished jobs stay live and, claimed by no
-# document, are reported as `unmanaged` until imported (test_loop covers that path).
 EVENTS = (
     "edit",
+    "remove-audience",
+    "restore-audience",
     "rename-dataset",
     "delete-dataset",
     "fail-in-flight",
@@ -54,10 +56,28 @@ def edit(project: Project, variant: int) -> None:
     project.write(DAILY, text)
 
 
+def remove_audience(project: Project, variant: int) -> None:
+    """Remove the audience job's document and, for odd variants, its dataset's document too."""
+    (project.root / AUDIENCE).unlink(missing_ok=True)
+    if variant % 2:
+        text = (ROOT / DATASETS).read_text()
+        project.write(DATASETS, text[: text.index("---")])  # only crm-profiles is left
+
+
+def restore_audience(project: Project) -> None:
+    """Bring both documents back as the example has them (a re-created document)."""
+    project.write(AUDIENCE, (ROOT / AUDIENCE).read_text())
+    project.write(DATASETS, (ROOT / DATASETS).read_text())
+
+
 def happen(project: Project, event: str, variant: int) -> None:
     """Make one thing happen: a spec edit, an out-of-band change, or an apply."""
     if event == "edit":
         edit(project, variant)
+    elif event == "remove-audience":
+        remove_audience(project, variant)
+    elif event == "restore-audience":
+        restore_audience(project)
     elif event in ("rename-dataset", "delete-dataset"):
         res = project.state().dataset("dataset/crm-profiles")
         if res is None:

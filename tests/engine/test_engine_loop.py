@@ -379,3 +379,19 @@ def test_a_job_made_outside_from_a_spec_without_merge_policy_is_adopted(project:
     res = project.state().export_job("exportjob/ids")
     assert res is not None and len(res.runs) == 1  # adopted, not duplicated
     assert_converged(project)
+
+
+def test_unmanaged_objects_are_shown_but_only_the_drift_check_exits_2(project: Project) -> None:
+    applied(project)
+    schema = {
+        "id": "https://ns.adobe.com/xdm/context/profile__union",
+        "contentType": "application/vnd.adobe.xed+json;version=1",
+    }
+    project.admin("POST", "/dataSets", {"name": "made by hand", "schemaRef": schema})
+    shown = project.run("plan", "--detailed-exitcode")
+    assert shown.code == 0, shown.out + shown.err  # nothing to do: a clean plan
+    assert "unmanaged" in shown.out and "Plan: no actions; 1 drift finding" in shown.out
+    doc = plan_json(project)
+    assert doc["summary"]["hasChanges"] is False and doc["summary"]["findings"] == {"unmanaged": 1}
+    drift = project.run("plan", "--refresh-only", "--detailed-exitcode")
+    assert drift.code == 2, drift.out + drift.err

@@ -112,3 +112,23 @@ def test_summary_counts_in_a_fixed_order() -> None:
     assert plan.summary() == "Plan: 2 to create, 1 to replace, 1 to cancel; 1 drift finding"
     only_wait = Plan((act("wait", "exportjob/a"),), (), "l", 1, "s", "d")
     assert not only_wait.has_changes and only_wait.summary() == "Plan: 1 to wait for"
+
+
+def test_has_changes_counts_actions_but_findings_only_in_the_drift_check() -> None:
+    unmanaged = DriftFinding("exportjob@7", "unmanaged", "r", {"jobId": 7})
+    wait = Action("exportjob/a", "exportjob", "wait", "job 3 is NEW")
+    rerun = Action("exportjob/a", "exportjob", "rerun", "r")
+    cases = [
+        ((), (unmanaged,), False, False),
+        ((wait,), (unmanaged,), False, False),
+        ((wait, rerun), (), False, True),
+        ((), (unmanaged,), True, True),
+        ((), (), True, False),
+    ]
+    for acts, finds, refresh_only, expected in cases:
+        plan = Plan(acts, finds, "l", 1, "s", "d", refresh_only=refresh_only)
+        assert plan.has_changes is expected, (acts, finds, refresh_only)
+        doc = json.loads(plan.to_json())
+        assert doc["summary"]["hasChanges"] is expected
+        if finds:  # the summary line still counts what was found
+            assert doc["summary"]["text"].endswith("; 1 drift finding")

@@ -307,7 +307,10 @@ def test_unmanaged_datasets_and_jobs_are_reported_new_and_remembered() -> None:
         ("exportjob@77", "unmanaged"),
     ]
     assert plan.actions == ()
-    assert plan.has_changes  # drift alone is a change
+    assert not plan.has_changes  # shown, but nothing to do: --detailed-exitcode exits 0
+    assert plan.summary() == "Plan: no actions; 3 drift findings"
+    drift_check = make_plan(docs, state, live, now=NOW, refresh_only=True)
+    assert drift_check.has_changes  # the drift check (--refresh-only) exits 2 on any finding
 
 
 def test_dataset_referenced_by_id_is_not_unmanaged() -> None:

@@ -320,7 +320,9 @@ ALLOWED_AFTER_CONVERGENCE = {"unmanaged", "failed"}
 
 
 def check_converged(world: World, plan: Plan) -> None:
-    assert plan.actions == (), [(a.address, a.action, a.reason) for a in plan.actions]
+    """Converged: nothing but `wait` to do (what --detailed-exitcode exits 0 on), allowed findings."""
+    assert not plan.has_changes, [(a.address, a.action, a.reason) for a in plan.actions]
+    assert all(a.action == "wait" for a in plan.actions)
     for finding in plan.findings:
         assert finding.finding in ALLOWED_AFTER_CONVERGENCE, finding
         if finding.finding == "failed":  # only a run this repository asked to report
@@ -375,7 +377,7 @@ def test_plan_after_apply_is_empty_when_nothing_happened_outside(
             edit(world, kind, n * 2)  # every job's destination exists, default schema
     state = apply(world, State())
     plan = make_plan(world.specs(), state, world.snapshot(state), now=world.now())
-    assert plan.actions == () and plan.findings == ()
+    assert not plan.has_changes and plan.actions == () and plan.findings == ()
     # every document got exactly one run, and each run's request matches its document
     assert sorted(world.posts) == sorted(a for a in world.docs if a.startswith("exportjob/"))
 
