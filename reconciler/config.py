@@ -36,6 +36,9 @@ class Settings:
     state_backend: Literal["local"]
     state_path: Path
     config_file: Path | None
+    # Client-side cap on requests per second to the platform (None: no cap); rate limits are
+    # per organisation and shared with everything else that calls the platform.
+    requests_per_second: float | None = None
     # Where each spec path is written in reconciler.yaml, so a missing folder is located.
     spec_path_origins: Mapping[Path, Location] = field(default_factory=dict, compare=False)
 
@@ -69,6 +72,7 @@ class SettingsFile(_Strict):
         BeforeValidator(lambda v: [v] if isinstance(v, str) else v),
     ] = ["specs"]
     state: StateSettings = Field(default_factory=StateSettings)
+    requestsPerSecond: Annotated[float, Field(gt=0, le=1000)] | None = None
 
 
 def _read_file(config: Path, display: Path) -> tuple[SettingsFile, SourceDocument | None]:
@@ -170,5 +174,6 @@ def load_settings(
         state_backend=file_settings.state.backend,
         state_path=root / state_text,
         config_file=config_file,
+        requests_per_second=file_settings.requestsPerSecond,
         spec_path_origins=origins,
     )

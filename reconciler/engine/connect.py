@@ -71,7 +71,11 @@ def connect(
     if settings.platform == "adobe":
         endpoints, credentials = credentials_from_env(environ)
         with PlatformClient(
-            endpoints, credentials, settings.sandbox, max_workers=max_workers
+            endpoints,
+            credentials,
+            settings.sandbox,
+            max_workers=max_workers,
+            rate_limit=settings.requests_per_second,
         ) as client:
             yield client
         return
@@ -84,6 +88,7 @@ def connect(
             local_credentials(),
             settings.sandbox,
             max_workers=max_workers,
+            rate_limit=settings.requests_per_second,
         ) as client:
             yield client
         return
@@ -97,6 +102,7 @@ def connect(
             local_credentials(),
             settings.sandbox,
             max_workers=max_workers,
+            rate_limit=settings.requests_per_second,
         ) as client,
     ):
         yield client

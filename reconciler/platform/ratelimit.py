@@ -21,7 +21,9 @@ class TokenBucket:
         if rate <= 0:
             raise ValueError("rate must be positive (requests per second)")
         self.rate = rate
-        self.burst = burst if burst is not None else max(1.0, rate)
+        # No burst by default: evenly spaced requests put at most rate + 1 in any sliding
+        # second, which is what a platform's per-second limit counts.
+        self.burst = burst if burst is not None else 1.0
         self._clock = clock
         self._sleep = sleep
         self._tokens = self.burst

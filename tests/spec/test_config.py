@@ -159,3 +159,13 @@ def test_settings_symlink_leaving_the_project(tmp_path: Path) -> None:
     assert settings_errors(project) == [
         f"reconciler.yaml:1:1: symlink to '{outside}' leaves the project; copy the file in"
     ]
+
+
+def test_requests_per_second(tmp_path: Path) -> None:
+    make_project(tmp_path, {"reconciler.yaml": "requestsPerSecond: 12.5\n"})
+    assert load_settings(tmp_path, env={}).requests_per_second == 12.5
+    make_project(tmp_path, {"reconciler.yaml": "platform: local\n"})
+    assert load_settings(tmp_path, env={}).requests_per_second is None
+    make_project(tmp_path, {"reconciler.yaml": "requestsPerSecond: 0\n"})
+    (message,) = settings_errors(tmp_path)
+    assert message.startswith("reconciler.yaml:1:20: requestsPerSecond:")
