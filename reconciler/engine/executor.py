@@ -215,13 +215,18 @@ class Executor:
             self.save()
             return f"{address}: deleted dataset {res.datasetId}"
         if action.action == "forget":
-            self.state.resources.pop(address, None)
-            self.save()
-            return f"{address}: forgotten (dataset left in place)"
+            self._retire(address)
+            return f"{address}: forgotten (dataset left in place, kept in the state's history)"
         raise ApplyError(
             f"{address}: cannot {action.action} this dataset as planned (the state no longer "
             "matches the plan); run 'reconciler plan' again"
         )
+
+    def _retire(self, address: str) -> None:
+        """A `forget`: the resource moves to the retired history, which keeps claiming its objects."""
+        if address in self.state.resources:
+            self.state.retire(address, reason="forget", at=self.clock())
+            self.save()
 
     def _update_dataset(self, address: str, res: DatasetResource, changes: dict[str, Any]) -> None:
         """PATCH what the Catalog can change in place and record what was set."""
@@ -238,9 +243,8 @@ class Executor:
     def _export_job_action(self, action: Action) -> str:
         address = action.address
         if action.action == "forget":
-            self.state.resources.pop(address, None)
-            self.save()
-            return f"{address}: forgotten (its runs are finished)"
+            self._retire(address)
+            return f"{address}: forgotten (its finished runs are kept in the state's history)"
         if action.action == "cancel":
             assert action.cancel_job_id is not None
             self._cancel(address, action.cancel_job_id)

@@ -328,7 +328,9 @@ def _update_request(
 
 
 def _tagged_dataset(work: _Planning, address: str) -> str | None:
-    claimed = _claimed_dataset_ids(work.state)
+    # Only datasets a managed resource holds are off limits: one retired from this address (its
+    # document was removed, then written again) carries this address's tag and is taken back.
+    claimed = {r.datasetId for r in work.state.resources.values() if isinstance(r, DatasetResource)}
     tagged = [
         ds
         for ds in work.live.datasets.values()
@@ -338,10 +340,6 @@ def _tagged_dataset(work: _Planning, address: str) -> str | None:
         return None
     # The oldest one: a second copy can only come from a duplicate create.
     return min(tagged, key=lambda ds: (ds.created_ms or 0, ds.id)).id
-
-
-def _claimed_dataset_ids(state: State) -> set[str]:
-    return {r.datasetId for r in state.resources.values() if isinstance(r, DatasetResource)}
 
 
 # Export jobs
@@ -592,7 +590,7 @@ def _find_unmanaged(work: _Planning) -> None:
         for d in work.specs.export_jobs.values()
         if d.spec.destination.datasetId
     }
-    claimed = _claimed_dataset_ids(state) | work.adopted_datasets | referenced
+    claimed = state.claimed_dataset_ids() | work.adopted_datasets | referenced
     for ds in live.datasets.values():
         if ds.id in claimed:
             continue

@@ -6,6 +6,7 @@ Like `workflow`, each function is one command and returns its exit code.
 from __future__ import annotations
 
 import hashlib
+import json
 
 from reconciler.config import Settings
 from reconciler.engine.executor import dataset_resource, run_from_record
@@ -22,11 +23,23 @@ from reconciler.engine.workflow import (
 from reconciler.errors import ReconcilerError
 from reconciler.platform import PlatformClient
 from reconciler.render.status import StatusEntry, render_status
-from reconciler.spec.canonical import canonical_request, fingerprint, normalize_request
+from reconciler.spec.canonical import (
+    canonical_request,
+    fingerprint,
+    normalize_request,
+    request_matches,
+)
 from reconciler.spec.canonical import request_body as resolved_request
 from reconciler.spec.loader import SpecSet, load_specs
 from reconciler.spec.models import DatasetDoc, ExportJobDoc
-from reconciler.state import DatasetResource, ExportJobResource, Run, State, format_time
+from reconciler.state import (
+    DatasetResource,
+    ExportJobResource,
+    Run,
+    State,
+    UnmanagedJob,
+    format_time,
+)
 
 
 class NotInState(ReconcilerError):
@@ -152,7 +165,7 @@ def _import_job(
     except ValueError:
         raise UsageError(f"'{live_id}' is not an export job id (a number)") from None
     if job_id in state.claimed_job_ids():
-        raise UsageError(f"export job {job_id} is already recorded in state")
+        raise UsageError(_claimed_job_message(state, job_id))
     record = client.get_export_job(job_id)
     if record is None:
         raise UsageError(f"export job {job_id} does not exist in sandbox '{client.sandbox}'")
@@ -166,7 +179,8 @@ def _import_job(
     wanted = (
         normalize_request(resolved_request(doc, dataset_id)) if dataset_id is not None else None
     )
-    if wanted == live_request:
+    # request_matches, like plan's adopt: what the platform filled in is not a difference
+    if dataset_id is not None and request_matches(resolved_request(doc, dataset_id), live_request):
         job_fp, request, note = fingerprint(doc), canonical_request(doc), "matches the document"
     else:
         # Recorded under its own request, so the next plan shows the difference as a replace.
@@ -190,42 +204,89 @@ def _import_job(
     return f"{doc.address}: imported export job {job_id} ({record.status}); its request {note}"
 
 
+def _claimed_job_message(state: State, job_id: int) -> str:
+    """Why a job cannot be imported: a managed resource holds it, or the history of a forget."""
+    for address, res in state.resources.items():
+        if isinstance(res, ExportJobResource) and any(r.jobId == job_id for r in res.runs):
+            return f"export job {job_id} is already recorded in state as a run of {address}"
+    owner = next(
+        r.address
+        for r in state.retired
+        if r.claims
+        and isinstance(r.resource, ExportJobResource)
+        and any(run.jobId == job_id for run in r.resource.runs)
+    )
+    return (
+        f"export job {job_id} is a finished run of {owner}, whose document was removed; it is "
+        "kept in the state's history ('reconciler state show "
+        f"{owner}') and cannot be imported again"
+    )
+
+
 # state list | show | rm
 
 
+def _describe(res: DatasetResource | ExportJobResource) -> str:
+    """`dataset <id>` or `2 runs, newest job 12 SUCCEEDED`."""
+    if isinstance(res, DatasetResource):
+        return f"dataset {res.datasetId}"
+    newest = res.newest_run()
+    last = f"job {newest.jobId} {newest.status}" if newest else "no run"
+    return f"{len(res.runs)} run{'s' if len(res.runs) != 1 else ''}, newest {last}"
+
+
 def state_list(settings: Settings, console: Console) -> int:
-    """One line per address in state (no network)."""
+    """One line per address in state, then the retired history (no network)."""
     state = store_for(settings).read()
     for address, res in sorted(state.resources.items()):
-        if isinstance(res, DatasetResource):
-            console.out(f"{address}  dataset {res.datasetId}")
-        else:
-            newest = res.newest_run()
-            last = f"job {newest.jobId} {newest.status}" if newest else "no run"
+        console.out(f"{address}  {_describe(res)}")
+    if state.retired:
+        console.out("")
+        console.out("Retired (no longer managed, kept as history):")
+        for entry in sorted(state.retired, key=lambda r: (r.address, r.retiredAt)):
             console.out(
-                f"{address}  {len(res.runs)} run{'s' if len(res.runs) != 1 else ''}, newest {last}"
+                f"{entry.address}  {_describe(entry.resource)}  "
+                f"({entry.reason} {format_time(entry.retiredAt)})"
             )
     pending_note(state, console)
     return 0
 
 
 def state_show(settings: Settings, console: Console, address: str) -> int:
-    """One resource's state as JSON, runs included."""
+    """`{address, resource, retired}` as JSON: the managed resource (or null) and its history."""
     state = store_for(settings).read()
     res = state.resources.get(address)
-    if res is None:
+    retired = state.retired_at(address)
+    if res is None and not retired:
         raise NotInState(f"{address} is not in state; see 'reconciler state list'")
-    console.out(res.model_dump_json(indent=2))
+    shown = {
+        "address": address,
+        "resource": res.model_dump(mode="json") if res is not None else None,
+        "retired": [r.model_dump(mode="json", exclude={"address"}) for r in retired],
+    }
+    console.out(json.dumps(shown, indent=2, ensure_ascii=False))
     return 0
 
 
 def state_rm(settings: Settings, console: Console, address: str) -> int:
-    """Stop managing `address`: drop it from state, leave the live object alone."""
+    """Stop managing `address`: move it to the retired history, leave the live object alone."""
     with store_for(settings).lock() as writer:
         state = writer.read()
         if address not in state.resources:
             raise NotInState(f"{address} is not in state; see 'reconciler state list'")
-        del state.resources[address]
+        entry = state.retire(address, reason="state rm", at=now())
+        if isinstance(entry.resource, ExportJobResource):
+            # Remembered as unmanaged, so every plan (not only a full refresh) reports them
+            # and 'reconciler import' can adopt them again.
+            for run in entry.resource.runs:
+                state.observed.unmanagedJobs[run.jobId] = UnmanagedJob(
+                    status=run.status,
+                    createdMs=int(run.createdAt.timestamp() * 1000),
+                    datasetId=run.datasetId,
+                )
         writer.write(state)
-    console.out(f"{address}: removed from state (the live object is left alone)")
+    console.out(
+        f"{address}: removed from state (the live object is left alone; its record is kept "
+        "under 'Retired' in 'reconciler state list')"
+    )
     return 0

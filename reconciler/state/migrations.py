@@ -10,9 +10,14 @@ from reconciler.state.models import STATE_VERSION
 
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
 
+
+def _add_retired(raw: dict[str, Any]) -> dict[str, Any]:
+    """1 -> 2: the `retired` history list (nothing was retired before it existed)."""
+    return {**raw, "retired": raw.get("retired", [])}
+
+
 # version N -> a function turning a version-N document into a version-N+1 one.
-# Version 1 is the first format, so nothing needs upgrading yet.
-MIGRATIONS: Mapping[int, Migration] = {}
+MIGRATIONS: Mapping[int, Migration] = {1: _add_retired}
 
 
 class StateFileError(ReconcilerError):

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 
 def format_time(value: datetime) -> str:
@@ -90,6 +90,25 @@ class ExportJobResource(_Model):
 Resource = Annotated[DatasetResource | ExportJobResource, Field(discriminator="kind")]
 
 
+RetireReason = Literal["forget", "state rm"]
+
+
+class RetiredResource(_Model):
+    """A resource no longer managed, kept as history: which job wrote which batch, from which spec."""
+
+    address: str
+    retiredAt: UtcTime
+    # forget: the document was removed (its objects stay claimed, never reported unmanaged);
+    # state rm: the user stopped tracking it (its objects are unmanaged and can be imported)
+    reason: RetireReason
+    resource: Resource
+
+    @property
+    def claims(self) -> bool:
+        """Whether the retired resource still claims its live objects (only after a `forget`)."""
+        return self.reason == "forget"
+
+
 class Intent(_Model):
     """A write-ahead record of a POST about to be sent, so a crash is completed, not repeated."""
 
@@ -118,13 +137,14 @@ class Observed(_Model):
 class State(_Model):
     """The whole state file."""
 
-    version: Literal[1] = 1
+    version: Literal[2] = 2
     lineage: str = ""  # uuid4, assigned on the first write
     serial: int = 0
     sandbox: str = ""
     resources: dict[str, Resource] = Field(default_factory=dict)
     pending: list[Intent] = Field(default_factory=list)
     observed: Observed = Field(default_factory=Observed)
+    retired: list[RetiredResource] = Field(default_factory=list)  # in the order retired
 
     def dataset(self, address: str) -> DatasetResource | None:
         """The dataset resource at `address`, if any."""
@@ -136,14 +156,34 @@ class State(_Model):
         res = self.resources.get(address)
         return res if isinstance(res, ExportJobResource) else None
 
+    def _claiming(self) -> list[DatasetResource | ExportJobResource]:
+        """The resources whose live objects are spoken for: managed ones and `forget` history."""
+        return [*self.resources.values(), *(r.resource for r in self.retired if r.claims)]
+
     def claimed_job_ids(self) -> set[int]:
-        """Every export job id recorded as a run of some resource."""
+        """Every export job id recorded as a run of a resource or of a resource retired by forget."""
         return {
             run.jobId
-            for res in self.resources.values()
+            for res in self._claiming()
             if isinstance(res, ExportJobResource)
             for run in res.runs
         }
+
+    def claimed_dataset_ids(self) -> set[str]:
+        """Every dataset id held by a resource or by a resource retired by forget."""
+        return {res.datasetId for res in self._claiming() if isinstance(res, DatasetResource)}
+
+    def retire(self, address: str, *, reason: RetireReason, at: datetime) -> RetiredResource:
+        """Move the resource at `address` into `retired` (history is kept, never dropped)."""
+        entry = RetiredResource(
+            address=address, retiredAt=at, reason=reason, resource=self.resources.pop(address)
+        )
+        self.retired.append(entry)
+        return entry
+
+    def retired_at(self, address: str) -> list[RetiredResource]:
+        """The retired entries of `address`, oldest first."""
+        return [r for r in self.retired if r.address == address]
 
     def to_json(self) -> str:
         """The file's text: indented JSON, keys in model order, a trailing newline."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 from engine_harness import ROOT, Project, make_project
@@ -137,3 +138,8 @@ def test_two_applies_converge_after_any_events(
     assert final.code == 0, f"not converged after two applies ({events}):\n{final.out}"
     assert project.state().pending == []
     assert_no_unasked_twins(project)
+    # Everything live was made by this repository, so nothing is unmanaged, a removed
+    # document's runs and orphaned dataset included, however much the refresh lists.
+    for mode in ("incremental", "full"):
+        shown = project.run("plan", "--format", "json", f"--refresh={mode}")
+        assert json.loads(shown.out)["findings"] == [], (mode, events, shown.out)

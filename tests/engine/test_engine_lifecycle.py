@@ -177,3 +177,62 @@ def test_audit_lists_recorded_runs_the_platform_no_longer_has(project: Project) 
     assert objects["999999"]["batches"] == ["feedbeef"]
     live = objects[str(res.runs[1].jobId)]
     assert live["fingerprint"] == res.fingerprint and live["reason"] == "create"
+
+
+def plan_doc(project: Project, *extra: str) -> dict[str, Any]:
+    result = project.run("plan", "--format", "json", *extra)
+    assert result.code == 0, result.err
+    doc: dict[str, Any] = json.loads(result.out)
+    return doc
+
+
+def test_a_removed_document_is_kept_as_history_and_its_objects_stay_claimed(
+    project: Project,
+) -> None:
+    applied(project)
+    before = project.state()
+    old = before.export_job("exportjob/newsletter-audience")
+    old_dataset = before.dataset("dataset/audience-exports")
+    assert old is not None and old_dataset is not None and old.runs[0].batches
+    datasets = project.root / "specs" / "datasets.yaml"
+    original = datasets.read_text(), (project.root / AUDIENCE).read_text()
+    (project.root / AUDIENCE).unlink()
+    datasets.write_text(original[0][: original[0].index("---")])  # only crm-profiles is left
+    assert plan_actions(project) == {
+        ("exportjob/newsletter-audience", "forget"),
+        ("dataset/audience-exports", "forget"),
+    }
+    applied(project)
+
+    state = project.state()
+    assert state.export_job("exportjob/newsletter-audience") is None
+    retired = {r.address: r for r in state.retired}
+    assert {r.reason for r in retired.values()} == {"forget"}
+    assert retired["exportjob/newsletter-audience"].resource == old  # job -> batches kept
+    assert retired["dataset/audience-exports"].resource == old_dataset
+    # Claimed by the history: not unmanaged, whether the refresh lists recent jobs or all of them.
+    for mode in ("incremental", "full"):
+        doc = plan_doc(project, f"--refresh={mode}")
+        assert doc["actions"] == [] and doc["findings"] == [], (mode, doc["findings"])
+        drift = project.run("plan", "--refresh-only", f"--refresh={mode}", "--detailed-exitcode")
+        assert drift.code == 0, drift.out
+    listed = project.run("state", "list").out
+    assert "exportjob/newsletter-audience" in listed.split("Retired")[1]
+
+    # The document written again: a fresh resource with a new run; the history stays.
+    datasets.write_text(original[0])
+    project.write(AUDIENCE, original[1])
+    refused = project.run("import", "exportjob/newsletter-audience", str(old.runs[0].jobId))
+    assert refused.code == 1 and "kept in the state's history" in refused.err
+    assert plan_actions(project) == {
+        ("dataset/audience-exports", "adopt"),  # its own tagged dataset is taken back
+        ("exportjob/newsletter-audience", "create"),
+    }
+    applied(project)
+    fresh = project.state().export_job("exportjob/newsletter-audience")
+    assert fresh is not None and len(fresh.runs) == 1
+    assert fresh.runs[0].jobId != old.runs[0].jobId
+    shown = json.loads(project.run("state", "show", "exportjob/newsletter-audience").out)
+    assert shown["resource"]["runs"][0]["jobId"] == fresh.runs[0].jobId
+    assert [r["resource"]["runs"][0]["jobId"] for r in shown["retired"]] == [old.runs[0].jobId]
+    assert plan_actions(project) == set()

@@ -344,14 +344,29 @@ def test_status_audit_and_state_commands(project: Project) -> None:
 
     listed = project.run("state", "list")
     assert "exportjob/daily-emails" in listed.out and "dataset/crm-profiles" in listed.out
-    shown = project.run("state", "show", "exportjob/daily-emails")
-    assert json.loads(shown.out)["runs"][0]["jobId"] == job_of(project, "exportjob/daily-emails")
+    job = job_of(project, "exportjob/daily-emails")
+    shown = json.loads(project.run("state", "show", "exportjob/daily-emails").out)
+    assert shown["resource"]["runs"][0]["jobId"] == job and shown["retired"] == []
     assert project.run("state", "rm", "exportjob/daily-emails").code == 0
-    missing = project.run("state", "show", "exportjob/daily-emails")
+    after = json.loads(project.run("state", "show", "exportjob/daily-emails").out)
+    assert after["resource"] is None  # no longer managed ...
+    assert [r["reason"] for r in after["retired"]] == ["state rm"]  # ... but its record is kept
+    assert after["retired"][0]["resource"]["runs"][0]["jobId"] == job
+    listed = project.run("state", "list").out
+    assert "Retired" in listed and "(state rm " in listed.split("Retired")[1]
+    missing = project.run("state", "show", "exportjob/nope")
     assert missing.code == 1 and "not in state" in missing.err
-    # Forgotten by state, the job is now live and claimed by no run: a plan adopts it back.
+    # Not tracked any more, the job is claimed by no run: the next plan reports it as unmanaged
+    # (incremental refresh included) or, when it sees the job's request, adopts it back.
     doc = plan_json(project)
-    assert actions(doc) == {("exportjob/daily-emails", "adopt")}
+    assert (f"exportjob@{job}", "unmanaged") in findings(doc) or actions(doc) == {
+        ("exportjob/daily-emails", "adopt")
+    }
+    full = json.loads(project.run("plan", "--refresh=full", "--format", "json").out)
+    assert actions(full) == {("exportjob/daily-emails", "adopt")}
+    imported = project.run("import", "exportjob/daily-emails", str(job))
+    assert imported.code == 0, imported.err
+    assert_converged(project)
 
 
 def test_a_job_made_outside_from_a_spec_without_merge_policy_is_adopted(project: Project) -> None:
@@ -395,3 +410,26 @@ def test_unmanaged_objects_are_shown_but_only_the_drift_check_exits_2(project: P
     assert doc["summary"]["hasChanges"] is False and doc["summary"]["findings"] == {"unmanaged": 1}
     drift = project.run("plan", "--refresh-only", "--detailed-exitcode")
     assert drift.code == 2, drift.out + drift.err
+
+
+def test_import_accepts_the_merge_policy_the_platform_filled_in(project: Project) -> None:
+    applied(project)
+    dataset = dataset_of(project, "dataset/crm-profiles")
+    body = {
+        "fields": "identities.id",
+        "destination": {"datasetId": dataset, "segmentPerBatch": False},
+        "schema": {"name": "_xdm.context.profile"},
+    }
+    job = project.admin("POST", "/exportJobs", body)["id"]
+    project.write(
+        "specs/exports/ids.yaml",
+        "apiVersion: reconciler/v1\nkind: ExportJob\nmetadata: {name: ids}\nspec:\n"
+        "  fields: identities.id\n  destination: {dataset: crm-profiles}\n"
+        "  schema: {name: _xdm.context.profile}\n",
+    )
+    result = project.run("import", "exportjob/ids", str(job))
+    assert result.code == 0 and "matches the document" in result.out, result.out + result.err
+    applied(project)
+    assert_converged(project)
+    res = project.state().export_job("exportjob/ids")
+    assert res is not None and [r.jobId for r in res.runs] == [job]  # not replaced

@@ -23,7 +23,7 @@ from plan_fixtures import (
 )
 
 from reconciler.engine.model import LiveDataset, LiveSnapshot, Plan
-from reconciler.engine.planner import ADDRESS_TAG, UnknownTarget, make_plan
+from reconciler.engine.planner import ADDRESS_TAG, UnknownTarget, make_plan, record_observations
 from reconciler.spec.canonical import canonical_request
 from reconciler.state import State
 
@@ -432,3 +432,41 @@ def test_a_live_job_with_the_merge_policy_the_platform_filled_in_is_adopted() ->
     plan = make_plan(specs(ds, pinned), state, live, now=NOW)
     assert brief(plan) == [("exportjob/daily", "create")]
     assert found(plan) == [("exportjob@70", "unmanaged")]
+
+
+def _retired_world(reason: str) -> tuple[State, LiveSnapshot]:
+    """crm and daily applied, then both retired; the live listing shows everything (full refresh)."""
+    ds, job = dataset_doc("crm"), job_doc("daily")
+    _, state, live = steady(ds, job)
+    state.retire("exportjob/daily", reason=reason, at=NOW)  # type: ignore[arg-type]
+    state.retire("dataset/crm", reason=reason, at=NOW)  # type: ignore[arg-type]
+    live = dataclasses.replace(live, runs={101: live_run(job, 101)}, new_jobs=(101,))
+    return state, live
+
+
+def test_a_forgotten_job_and_its_orphaned_dataset_stay_claimed_by_the_history() -> None:
+    state, live = _retired_world("forget")
+    plan = make_plan(specs(), state, live, now=NOW)
+    assert brief(plan) == [] and found(plan) == []
+    observed = record_observations(state, live)
+    assert observed.observed.unmanagedJobs == {}  # never remembered as unmanaged either
+
+
+def test_after_state_rm_the_objects_are_unmanaged() -> None:
+    state, live = _retired_world("state rm")
+    plan = make_plan(specs(), state, live, now=NOW)
+    assert found(plan) == [
+        ("dataset@" + ds_id("crm"), "unmanaged"),
+        ("exportjob@101", "unmanaged"),
+    ]
+
+
+def test_a_document_written_again_after_forget_starts_a_fresh_resource() -> None:
+    state, live = _retired_world("forget")
+    ds, job = dataset_doc("crm"), job_doc("daily")
+    plan = make_plan(specs(ds, job), state, live, now=NOW)
+    # The dataset carries this address's tag, so it is taken back; the job's finished run is
+    # history, so the document gets a new run rather than adopting the old one.
+    assert brief(plan) == [("dataset/crm", "adopt"), ("exportjob/daily", "create")]
+    assert plan.actions[0].adopt_id == ds_id("crm")
+    assert found(plan) == []

@@ -77,6 +77,24 @@ class World:
             watermark_ms=max((self.jobs[j].created_ms for j in listed), default=mark),
         )
 
+    def full_snapshot(self, state: State) -> LiveSnapshot:
+        """`--refresh=full`: every job listed, every recorded run re-read."""
+        listed = dict(self.jobs)
+        recorded = [
+            r.jobId
+            for res in state.resources.values()
+            if isinstance(res, ExportJobResource)
+            for r in res.runs
+        ]
+        return LiveSnapshot(
+            datasets=dict(self.datasets),
+            runs=listed,
+            missing_runs=frozenset(j for j in recorded if j not in self.jobs),
+            new_jobs=tuple(sorted(listed)),
+            watermark_ms=max((r.created_ms for r in listed.values()), default=None),
+            full=True,
+        )
+
     def post_job(self, body: dict[str, object], address: str) -> LiveRun:
         job_id = self.next_id
         self.next_id += 1
@@ -133,9 +151,13 @@ def carry_out(world: World, state: State, action: Action) -> State:
     resources = dict(state.resources)
     doc = world.docs.get(action.address)
     now = world.now()
-    if action.action in ("forget", "delete"):
+    if action.action == "forget":  # kept as history, as the executor does
+        state = state.model_copy(deep=True)
+        state.retire(action.address, reason="forget", at=now)
+        return state
+    if action.action == "delete":
         res = resources.pop(action.address)
-        if action.action == "delete" and isinstance(res, DatasetResource):
+        if isinstance(res, DatasetResource):
             world.datasets.pop(res.datasetId, None)
     elif action.kind == "dataset":
         assert isinstance(doc, DatasetDoc) and action.request is not None
@@ -330,6 +352,10 @@ def check_converged(world: World, plan: Plan) -> None:
             assert isinstance(doc, ExportJobDoc) and doc.spec.onFailure == "report"
 
 
+def unmanaged(plan: Plan) -> set[str]:
+    return {f.address for f in plan.findings if f.finding == "unmanaged"}
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.lists(EVENTS, min_size=1, max_size=12))
 def test_two_applies_converge_and_never_duplicate_a_run(events: list[tuple[str, str, int]]) -> None:
@@ -352,6 +378,11 @@ def test_two_applies_converge_and_never_duplicate_a_run(events: list[tuple[str, 
     assert all(count == 1 for count in converging.values()), converging
     final = make_plan(world.specs(), state, world.snapshot(state), now=world.now())
     check_converged(world, final)
+    # a full refresh finds the same unmanaged objects as the incremental one: nothing this
+    # repository made (a forgotten document's runs included) shows up only when listing all
+    full = world.full_snapshot(state)
+    in_full = make_plan(world.specs(), record_observations(state, full), full, now=world.now())
+    assert unmanaged(in_full) == unmanaged(final)
     # and a further apply changes nothing live
     posts, datasets = len(world.posts), dict(world.datasets)
     state = apply(world, state)

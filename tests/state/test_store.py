@@ -114,7 +114,7 @@ def test_unmanaged_job_keys_survive_json(tmp_path: Path) -> None:
         ("[]", "is not a JSON object"),
         ('{"version": 1, "serial": "x"}', "serial: Input should be a valid integer"),
         ('{"version": 1, "resources": {"a": {"kind": "Nope"}}}', "resources.a"),
-        ('{"version": 9}', "newer than this reconciler reads (1); upgrade reconciler"),
+        ('{"version": 9}', "newer than this reconciler reads (2); upgrade reconciler"),
         ('{"serial": 1}', "has no integer 'version'"),
         ('{"version": 0}', "version 0, which this reconciler cannot upgrade"),
     ],
@@ -233,3 +233,72 @@ def test_any_state_survives_a_write_and_read(
     with store.lock() as writer:
         written = writer.write(state)
     assert store.read() == written
+
+
+def test_a_version_1_file_reads_with_an_empty_history_and_is_written_as_version_2(
+    tmp_path: Path,
+) -> None:
+    written = sample_state().model_dump(mode="json")
+    del written["retired"]
+    written["version"] = 1
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(written))
+    store = StateStore(path, sandbox="prod")
+    state = store.read()
+    assert state.version == 2 and state.retired == []
+    assert state.resources == sample_state().resources
+    with store.lock() as writer:
+        writer.write(state)
+    assert json.loads(path.read_text())["version"] == 2
+
+
+def test_retire_keeps_the_resource_and_only_forget_keeps_claiming_it() -> None:
+    state = sample_state()
+    assert state.claimed_job_ids() == {42} and state.claimed_dataset_ids() == {"d" * 24}
+    state.retire("exportjob/daily", reason="forget", at=T0)
+    state.retire("dataset/crm", reason="state rm", at=T0)
+    assert state.resources == {}
+    assert [(r.address, r.reason) for r in state.retired] == [
+        ("exportjob/daily", "forget"),
+        ("dataset/crm", "state rm"),
+    ]
+    assert state.claimed_job_ids() == {42}  # the forgotten run still speaks for its job
+    assert state.claimed_dataset_ids() == set()  # state rm gave the dataset up
+    assert [r.reason for r in state.retired_at("dataset/crm")] == ["state rm"]
+    back = State.model_validate_json(state.to_json())
+    assert back == state
+    raw = json.loads(state.to_json())["retired"][0]
+    assert raw["retiredAt"] == "2026-01-02T03:04:05.678Z"
+    assert raw["resource"]["runs"][0]["jobId"] == 42  # jobId -> batch history kept
+
+
+resources_strategy = st.dictionaries(
+    st.from_regex(r"exportjob/[a-z]{1,6}", fullmatch=True),
+    st.lists(run_strategy, max_size=3, unique_by=lambda r: r.jobId),
+    max_size=4,
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    runs_by_address=resources_strategy,
+    reasons=st.lists(st.sampled_from(["forget", "state rm", None]), min_size=4, max_size=4),
+)
+def test_claimed_jobs_are_the_managed_runs_plus_the_forgotten_ones(
+    runs_by_address: dict[str, list[Run]], reasons: list[str | None]
+) -> None:
+    state = State(
+        resources={
+            a: ExportJobResource(fingerprint="f", request={}, runs=runs)
+            for a, runs in runs_by_address.items()
+        }
+    )
+    expected: set[int] = set()
+    for (address, runs), reason in zip(sorted(runs_by_address.items()), reasons, strict=False):
+        if reason is None or reason == "forget":
+            expected.update(r.jobId for r in runs)
+        if reason is not None:
+            state.retire(address, reason=reason, at=T0)  # type: ignore[arg-type]
+    assert state.claimed_job_ids() == expected
+    back = State.model_validate_json(state.to_json())
+    assert back.claimed_job_ids() == expected and back.retired == state.retired
