@@ -24,6 +24,8 @@ ActionKind = Literal[
     "create", "update", "replace", "rerun", "cancel", "forget", "delete", "adopt", "wait"
 ]
 FindingKind = Literal["missing", "failed", "cancelled", "modified", "unmanaged"]
+RefreshMode = Literal["incremental", "full"]
+REFRESH_MODES: tuple[str, ...] = get_args(RefreshMode)
 ACTION_KINDS: tuple[str, ...] = get_args(ActionKind)
 FINDING_KINDS: tuple[str, ...] = get_args(FindingKind)
 
@@ -120,6 +122,25 @@ class LiveSnapshot:
     watermark_ms: int | None = None
     full: bool = False
 
+    def fact_index(self) -> dict[str, str]:
+        """Per object read, `<state> <short digest of its facts>`, to name what changed later.
+
+        Keys are `exportjob@<id>` (state: the status, or `missing` on 404) and `dataset@<id>`
+        (state: `present`); a saved plan keeps this so a stale one can say which object moved.
+        """
+        index = {
+            f"exportjob@{k}": f"{run.status} {_sha256(run.facts())[:16]}"
+            for k, run in self.runs.items()
+        }
+        index.update({f"exportjob@{k}": "missing" for k in self.missing_runs})
+        index.update(
+            {
+                f"dataset@{k}": f"present {_sha256(ds.facts())[:16]}"
+                for k, ds in self.datasets.items()
+            }
+        )
+        return dict(sorted(index.items()))
+
     def digest(self) -> str:
         """sha256 over the live facts a plan relies on (not the refresh mode or watermark)."""
         return _sha256(
@@ -130,6 +151,26 @@ class LiveSnapshot:
                 "newJobs": sorted(self.new_jobs),
             }
         )
+
+
+def live_changes(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
+    """What differs between two `LiveSnapshot.fact_index()`es: `job 12 PROCESSING -> SUCCEEDED`."""
+    changes = []
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        kind, _, object_id = key.partition("@")
+        name = f"{'job' if kind == 'exportjob' else 'dataset'} {object_id}"
+        if old is None:
+            changes.append(f"{name} is new")
+        elif new is None:
+            changes.append(f"{name} is no longer listed")
+        elif old.split(" ")[0] != new.split(" ")[0]:
+            changes.append(f"{name} {old.split(' ')[0]} -> {new.split(' ')[0]}")
+        else:
+            changes.append(f"{name} changed")
+    return changes
 
 
 @dataclass(frozen=True)
@@ -277,6 +318,9 @@ class Plan:
     live_digest: str
     refresh_only: bool = False
     targets: tuple[str, ...] = ()
+    # how live was read (`incremental` or `full`): apply of a saved plan reads it the same way
+    refresh: RefreshMode = "incremental"
+    live_facts: Mapping[str, str] = field(default_factory=dict)  # LiveSnapshot.fact_index()
 
     @property
     def has_changes(self) -> bool:
@@ -323,6 +367,8 @@ class Plan:
             "state": {"lineage": self.state_lineage, "serial": self.state_serial},
             "specDigest": self.spec_digest,
             "liveDigest": self.live_digest,
+            "refresh": self.refresh,
+            "liveFacts": dict(self.live_facts),
             "refreshOnly": self.refresh_only,
             "targets": list(self.targets),
             "actions": [a.to_dict() for a in self.actions],
@@ -355,6 +401,8 @@ class Plan:
                 live_digest=str(data["liveDigest"]),
                 refresh_only=bool(data.get("refreshOnly", False)),
                 targets=tuple(data.get("targets", ())),
+                refresh=_choice(data.get("refresh", "incremental"), REFRESH_MODES, "refresh"),
+                live_facts={str(k): str(v) for k, v in data.get("liveFacts", {}).items()},
             )
         except (ValueError, KeyError, TypeError) as exc:
             detail = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)

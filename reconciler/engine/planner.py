@@ -165,6 +165,8 @@ def make_plan(
         live_digest=live.digest(),
         refresh_only=refresh_only,
         targets=targets,
+        refresh="full" if live.full else "incremental",
+        live_facts=live.fact_index(),
     )
 
 

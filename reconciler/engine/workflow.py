@@ -18,7 +18,7 @@ from typing import cast
 from reconciler.config import Settings, load_settings
 from reconciler.engine.connect import connect
 from reconciler.engine.executor import Executor, WaitedRun
-from reconciler.engine.model import LiveSnapshot, Plan
+from reconciler.engine.model import LiveSnapshot, Plan, live_changes
 from reconciler.engine.planner import make_plan, record_observations
 from reconciler.engine.refresh import refresh
 from reconciler.errors import ReconcilerError
@@ -150,7 +150,12 @@ def stale_reasons(saved: Plan, state: State, spec_digest: str, live: LiveSnapsho
     if saved.spec_digest != spec_digest:
         reasons.append("the specs changed")
     if saved.live_digest != live.digest():
-        reasons.append("the live platform changed")
+        moved = live_changes(saved.live_facts, live.fact_index())
+        if moved:
+            more = f" and {len(moved) - 3} more" if len(moved) > 3 else ""
+            reasons.append(f"the live platform changed ({', '.join(moved[:3])}{more})")
+        else:  # a plan saved before liveFacts existed
+            reasons.append("the live platform changed")
     return reasons
 
 
@@ -211,7 +216,10 @@ def _plan_to_apply(
 ) -> Plan:
     """Complete interrupted work, refresh, then check the saved plan or make a fresh one."""
     recovered = executor.resolve_pending()
-    live = refresh(executor.client, executor.state)
+    # A saved plan is checked against live read the way the plan read it (like with like).
+    live = refresh(
+        executor.client, executor.state, full=saved is not None and saved.refresh == "full"
+    )
     if saved is not None:
         reasons = stale_reasons(saved, executor.state, specs.digest, live)
         if recovered:

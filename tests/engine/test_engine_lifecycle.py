@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -236,3 +238,46 @@ def test_a_removed_document_is_kept_as_history_and_its_objects_stay_claimed(
     assert shown["resource"]["runs"][0]["jobId"] == fresh.runs[0].jobId
     assert [r["resource"]["runs"][0]["jobId"] for r in shown["retired"]] == [old.runs[0].jobId]
     assert plan_actions(project) == set()
+
+
+def test_a_plan_saved_from_a_full_refresh_applies(project: Project) -> None:
+    daily = project.root / "specs" / "exports" / "daily-emails.yaml"
+    for fields in ("identities.id", "identities.id,homeAddress"):
+        applied(project)
+        # later jobs are newer than the watermark; a full refresh also lists the older ones
+        project.admin("POST", "/clock", {"advance_seconds": 60})
+        daily.write_text(
+            re.sub(r"^  fields: .*$", f"  fields: {fields}", daily.read_text(), flags=re.M)
+        )
+    saved = project.root / "plan.json"
+    made = project.run("plan", "--refresh=full", "--out", str(saved))
+    assert made.code == 0, made.err
+    assert json.loads(saved.read_text())["refresh"] == "full"
+    result = project.run("apply", str(saved))  # read the way the plan read it: not stale
+    assert result.code == 0, result.err
+    res = project.state().export_job("exportjob/daily-emails")
+    assert res is not None and res.runs[-1].reason == "replace"
+
+
+def test_a_saved_plan_is_refused_naming_the_run_that_finished_since(project: Project) -> None:
+    project.admin("POST", "/clock", {"freeze": True})
+    try:
+        assert project.run("apply", "--auto-approve").code == 0
+        saved = project.root / "plan.json"
+        assert project.run("plan", "--out", str(saved)).code == 0
+        assert {a["action"] for a in json.loads(saved.read_text())["actions"]} == {"wait"}
+    finally:
+        project.admin("POST", "/clock", {"freeze": False})
+    res = project.state().export_job("exportjob/daily-emails")
+    assert res is not None
+    job = res.runs[-1].jobId
+    with project.client() as client:  # let it finish without touching the state
+        for _ in range(100):
+            record = client.get_export_job(job)
+            if record is not None and record.status == "SUCCEEDED":
+                break
+            time.sleep(0.1)
+    stale = project.run("apply", str(saved))
+    assert stale.code == 1 and stale.err.count("\n") == 1
+    assert "the live platform changed (" in stale.err
+    assert f"job {job} " in stale.err and "-> SUCCEEDED" in stale.err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -14,8 +15,12 @@ from reconciler.engine.model import (
     Action,
     DriftFinding,
     FieldChange,
+    LiveDataset,
+    LiveRun,
+    LiveSnapshot,
     Plan,
     PlanFileError,
+    live_changes,
 )
 
 json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=12)
@@ -60,6 +65,8 @@ plans = st.builds(
     live_digest=st.text(alphabet="0123456789abcdef", min_size=64, max_size=64),
     refresh_only=st.booleans(),
     targets=st.lists(addresses, max_size=2).map(tuple),
+    refresh=st.sampled_from(["incremental", "full"]),
+    live_facts=st.dictionaries(st.text(max_size=12), st.text(max_size=20), max_size=3),
 )
 
 
@@ -73,6 +80,35 @@ def test_plans_round_trip_through_json(plan: Plan) -> None:
     ]
     assert json.loads(text)["formatVersion"] == 1
     assert json.loads(text)["summary"]["hasChanges"] == plan.has_changes
+    assert (back.refresh, dict(back.live_facts)) == (plan.refresh, dict(plan.live_facts))
+
+
+def test_a_plan_saved_before_refresh_and_live_facts_reads_as_incremental() -> None:
+    doc = json.loads(Plan((), (), "l", 1, "s", "d", refresh="full").to_json())
+    del doc["refresh"], doc["liveFacts"]
+    back = Plan.from_json(json.dumps(doc))
+    assert back.refresh == "incremental" and back.live_facts == {}
+
+
+def test_live_changes_name_the_objects_that_moved() -> None:
+    job = LiveRun(12, "PROCESSING", 1, dataset_id="d")
+    ds = LiveDataset("d" * 24, "crm")
+    before = LiveSnapshot(datasets={ds.id: ds}, runs={12: job, 13: job}).fact_index()
+    after = LiveSnapshot(
+        datasets={ds.id: dataclasses.replace(ds, name="renamed")},
+        runs={12: dataclasses.replace(job, status="SUCCEEDED"), 14: job},
+        missing_runs=frozenset({13}),
+    ).fact_index()
+    assert live_changes(before, after) == [
+        f"dataset {'d' * 24} changed",
+        "job 12 PROCESSING -> SUCCEEDED",
+        "job 13 PROCESSING -> missing",
+        "job 14 is new",
+    ]
+    assert live_changes(after, after) == []
+    # a batch appearing on a run that is still PROCESSING is a change too
+    batch = LiveSnapshot(runs={12: dataclasses.replace(job, batch_id="b1")}).fact_index()
+    assert live_changes(LiveSnapshot(runs={12: job}).fact_index(), batch) == ["job 12 changed"]
 
 
 @pytest.mark.parametrize(

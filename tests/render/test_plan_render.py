@@ -109,6 +109,11 @@ def sample_plan() -> Plan:
         state_serial=12,
         spec_digest="a" * 64,
         live_digest="b" * 64,
+        live_facts={
+            "dataset@5b020a27e7040801dedba61b": "present 3c9e0f1a2b4d6e8f",
+            "exportjob@12": "PROCESSING 9a1b2c3d4e5f6a7b",
+            "exportjob@99": "SUCCEEDED 0f1e2d3c4b5a6978",
+        },
     )
 
 
