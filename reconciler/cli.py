@@ -111,7 +111,7 @@ _FORMATS_PLAN = click.Choice(["text", "markdown", "json"])
 )
 @click.option("--format", "fmt", type=_FORMATS_PLAN, default="text", show_default=True)
 @click.option(
-    "--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has actions or drift."
+    "--detailed-exitcode", is_flag=True, help="Exit 2 on actions (with --refresh-only: drift)."
 )
 @click.option("--target", "targets", multiple=True, metavar="ADDR", help="Limit to an address.")
 @click.option("--refresh-only", is_flag=True, help="Only report drift; plan no changes.")
