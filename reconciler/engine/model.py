@@ -320,7 +320,8 @@ class Plan:
     targets: tuple[str, ...] = ()
     # how live was read (`incremental` or `full`): apply of a saved plan reads it the same way
     refresh: RefreshMode = "incremental"
-    live_facts: Mapping[str, str] = field(default_factory=dict)  # LiveSnapshot.fact_index()
+    # LiveSnapshot.fact_index(); None for a plan file saved before this key existed
+    live_facts: Mapping[str, str] | None = None
 
     @property
     def has_changes(self) -> bool:
@@ -368,7 +369,7 @@ class Plan:
             "specDigest": self.spec_digest,
             "liveDigest": self.live_digest,
             "refresh": self.refresh,
-            "liveFacts": dict(self.live_facts),
+            "liveFacts": dict(self.live_facts or {}),
             "refreshOnly": self.refresh_only,
             "targets": list(self.targets),
             "actions": [a.to_dict() for a in self.actions],
@@ -402,7 +403,11 @@ class Plan:
                 refresh_only=bool(data.get("refreshOnly", False)),
                 targets=tuple(data.get("targets", ())),
                 refresh=_choice(data.get("refresh", "incremental"), REFRESH_MODES, "refresh"),
-                live_facts={str(k): str(v) for k, v in data.get("liveFacts", {}).items()},
+                live_facts=(
+                    {str(k): str(v) for k, v in data["liveFacts"].items()}
+                    if "liveFacts" in data
+                    else None
+                ),
             )
         except (ValueError, KeyError, TypeError) as exc:
             detail = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)

@@ -150,12 +150,14 @@ def stale_reasons(saved: Plan, state: State, spec_digest: str, live: LiveSnapsho
     if saved.spec_digest != spec_digest:
         reasons.append("the specs changed")
     if saved.live_digest != live.digest():
-        moved = live_changes(saved.live_facts, live.fact_index())
-        if moved:
-            more = f" and {len(moved) - 3} more" if len(moved) > 3 else ""
-            reasons.append(f"the live platform changed ({', '.join(moved[:3])}{more})")
-        else:  # a plan saved before liveFacts existed
-            reasons.append("the live platform changed")
+        moved = (
+            live_changes(saved.live_facts, live.fact_index())
+            if saved.live_facts is not None  # None: saved before plans named their live facts
+            else []
+        )
+        more = f" and {len(moved) - 3} more" if len(moved) > 3 else ""
+        detail = f" ({', '.join(moved[:3])}{more})" if moved else ""
+        reasons.append(f"the live platform changed{detail}")
     return reasons
 
 

@@ -80,14 +80,14 @@ def test_plans_round_trip_through_json(plan: Plan) -> None:
     ]
     assert json.loads(text)["formatVersion"] == 1
     assert json.loads(text)["summary"]["hasChanges"] == plan.has_changes
-    assert (back.refresh, dict(back.live_facts)) == (plan.refresh, dict(plan.live_facts))
+    assert (back.refresh, back.live_facts) == (plan.refresh, plan.live_facts)
 
 
 def test_a_plan_saved_before_refresh_and_live_facts_reads_as_incremental() -> None:
     doc = json.loads(Plan((), (), "l", 1, "s", "d", refresh="full").to_json())
     del doc["refresh"], doc["liveFacts"]
     back = Plan.from_json(json.dumps(doc))
-    assert back.refresh == "incremental" and back.live_facts == {}
+    assert back.refresh == "incremental" and back.live_facts is None
 
 
 def test_live_changes_name_the_objects_that_moved() -> None:
@@ -168,3 +168,23 @@ def test_has_changes_counts_actions_but_findings_only_in_the_drift_check() -> No
         assert doc["summary"]["hasChanges"] is expected
         if finds:  # the summary line still counts what was found
             assert doc["summary"]["text"].endswith("; 1 drift finding")
+
+
+def test_a_stale_plan_names_what_moved_and_an_old_plan_file_says_less() -> None:
+    from reconciler.engine.workflow import stale_reasons
+    from reconciler.state import State
+
+    runs = {n: LiveRun(n, "NEW", n) for n in range(1, 6)}
+    before = LiveSnapshot(runs=runs)
+    after = LiveSnapshot(
+        runs={n: dataclasses.replace(r, status="SUCCEEDED") for n, r in runs.items()}
+    )
+    state = State(lineage="l", serial=1)
+    saved = Plan((), (), "l", 1, "s", before.digest(), live_facts=before.fact_index())
+    assert stale_reasons(saved, state, "s", before) == []
+    assert stale_reasons(saved, state, "s", after) == [
+        "the live platform changed (job 1 NEW -> SUCCEEDED, job 2 NEW -> SUCCEEDED, "
+        "job 3 NEW -> SUCCEEDED and 2 more)"
+    ]
+    old_file = dataclasses.replace(saved, live_facts=None)
+    assert stale_reasons(old_file, state, "s", after) == ["the live platform changed"]
