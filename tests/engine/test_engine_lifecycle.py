@@ -281,3 +281,35 @@ def test_a_saved_plan_is_refused_naming_the_run_that_finished_since(project: Pro
     assert stale.code == 1 and stale.err.count("\n") == 1
     assert "the live platform changed (" in stale.err
     assert f"job {job} " in stale.err and "-> SUCCEEDED" in stale.err
+
+
+def test_after_state_rm_a_finished_job_is_unmanaged_in_every_plan_and_importable(
+    project: Project,
+) -> None:
+    applied(project)
+    res = project.state().export_job("exportjob/newsletter-audience")
+    assert res is not None
+    job = res.runs[-1].jobId
+    # A newer job moves the watermark past it, so an incremental refresh no longer lists it.
+    project.admin("POST", "/clock", {"advance_seconds": 60})
+    daily = project.root / "specs" / "exports" / "daily-emails.yaml"
+    original = daily.read_text()
+    daily.write_text(original.replace("personalEmail.address", "homeAddress"))
+    applied(project)
+    applied(project)  # its refresh lists the new job: the watermark is now past `job`
+    mark = project.state().observed.watermarkMs or 0
+    assert mark > res.runs[-1].createdAt.timestamp() * 1000
+    assert project.run("state", "rm", "exportjob/newsletter-audience").code == 0
+    audience = (project.root / AUDIENCE).read_text()
+    (project.root / AUDIENCE).unlink()
+    for mode in ("incremental", "full"):
+        doc = plan_doc(project, f"--refresh={mode}")
+        found = {(f["address"], f["finding"]) for f in doc["findings"]}
+        assert found == {(f"exportjob@{job}", "unmanaged")}, (mode, found)
+        assert doc["actions"] == []
+    project.write(AUDIENCE, audience)
+    imported = project.run("import", "exportjob/newsletter-audience", str(job))
+    assert imported.code == 0, imported.err
+    assert plan_actions(project) == set()
+    history = project.state().retired_at("exportjob/newsletter-audience")
+    assert [r.reason for r in history] == ["state rm"]
