@@ -85,52 +85,61 @@ def audit_entries(
     Sorted datasets first, then export jobs newest first; the newest run of each document is
     marked.
     """
-    owners = {r.datasetId: a for a, r in state.resources.items() if isinstance(r, DatasetResource)}
-    runs = {
-        run.jobId: (address, run)
-        for address, res in state.resources.items()
-        if isinstance(res, ExportJobResource)
-        for run in res.runs
-    }
+    # Retired history first, so that an active resource wins for the same object. Only a
+    # `forget` keeps its claim; after `state rm` the objects are unmanaged again.
+    claims = [(r.address, r.resource, True) for r in state.retired if r.claims]
+    claims += [(address, res, False) for address, res in state.resources.items()]
+    owners: dict[str, tuple[str, bool]] = {}
+    runs: dict[int, tuple[str, Run, bool]] = {}
+    for address, res, retired in claims:
+        if isinstance(res, DatasetResource):
+            owners[res.datasetId] = (address, retired)
+        elif isinstance(res, ExportJobResource):
+            runs.update({run.jobId: (address, run, retired) for run in res.runs})
 
     def owner_labels(address: str | None) -> tuple[tuple[str, str], ...]:
         return tuple(sorted(labels.get(address, {}).items())) if address else ()
 
-    entries = [
-        AuditEntry(
-            "dataset",
-            ds.id,
-            "present",
-            owners.get(ds.id),
-            ds.id,
-            (),
-            None,
-            None,
-            _ms(ds.created),
-            ds.name,
-            owner_labels(owners.get(ds.id)),
+    entries = []
+    for ds in datasets:
+        owner, retired = owners.get(ds.id, (None, False))
+        entries.append(
+            AuditEntry(
+                "dataset",
+                ds.id,
+                "present",
+                owner,
+                ds.id,
+                (),
+                None,
+                None,
+                _ms(ds.created),
+                ds.name,
+                owner_labels(owner),
+                retired=retired,
+            )
         )
-        for ds in datasets
-    ]
     listed = set()
     for job in jobs:
         listed.add(job.id)
-        address, run = runs.get(job.id, (None, None))
+        claim = runs.get(job.id)
+        run = claim[1] if claim else None
         entries.append(
             AuditEntry(
                 "exportjob",
                 str(job.id),
                 job.status.upper(),
-                address,
+                claim[0] if claim else None,
                 job.destination.datasetId,
                 tuple(job.batch_ids),
                 run.fingerprint if run else None,
                 run.reason if run else None,
                 _ms(job.creationTime),
-                labels=owner_labels(address),
+                labels=owner_labels(claim[0] if claim else None),
+                retired=claim[2] if claim else False,
             )
         )
-    for job_id, (address, run) in runs.items():
+    for job_id, (address, run, retired) in runs.items():
         if job_id not in listed:
             entries.append(
                 AuditEntry(
@@ -144,6 +153,7 @@ def audit_entries(
                     run.reason,
                     run.createdAt,
                     labels=owner_labels(address),
+                    retired=retired,
                 )
             )
     return _mark_newest(_sorted(entries))
@@ -166,7 +176,12 @@ def _mark_newest(entries: list[AuditEntry]) -> list[AuditEntry]:
     seen: set[str] = set()
     marked = []
     for entry in entries:  # jobs come newest first
-        if entry.type == "exportjob" and entry.managedBy and entry.managedBy not in seen:
+        if (
+            entry.type == "exportjob"
+            and entry.managedBy
+            and not entry.retired
+            and entry.managedBy not in seen
+        ):
             seen.add(entry.managedBy)
             entry = replace(entry, newest=True)
         marked.append(entry)

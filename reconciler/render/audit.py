@@ -20,6 +20,7 @@ AUDIT_COLUMNS = (
     "id",
     "status",
     "managedBy",
+    "retired",
     "labels",
     "name",
     "newest",
@@ -50,6 +51,7 @@ class AuditEntry:
     labels: tuple[tuple[str, str], ...] = ()  # the managing document's metadata.labels
     newest: bool = False  # the newest run of its document
     records: int | None = None  # records written, summed over the Catalog batches
+    retired: bool = False  # managedBy is a removed document (kept as history by `forget`)
 
 
 def format_age(seconds: float | None) -> str:
@@ -81,6 +83,7 @@ def _record(entry: AuditEntry, now: datetime) -> dict[str, object]:
         "id": entry.id,
         "status": entry.status,
         "managedBy": entry.managedBy,
+        "retired": entry.retired,
         "labels": dict(entry.labels),
         "name": entry.name,
         "newest": entry.newest,
@@ -108,12 +111,14 @@ def _csv_cell(value: object) -> str:
 
 def summary_line(entries: Sequence[AuditEntry]) -> str:
     """`6 objects (2 datasets, 4 export jobs): 4 managed, 2 unmanaged`."""
-    managed = sum(1 for e in entries if e.managedBy)
+    managed = sum(1 for e in entries if e.managedBy and not e.retired)
+    retired = sum(1 for e in entries if e.managedBy and e.retired)
     datasets = sum(1 for e in entries if e.type == "dataset")
     jobs = len(entries) - datasets
+    history = f", {retired} of removed documents" if retired else ""
     return (
         f"{len(entries)} objects ({datasets} datasets, {jobs} export jobs): "
-        f"{managed} managed, {len(entries) - managed} unmanaged"
+        f"{managed} managed{history}, {len(entries) - managed - retired} unmanaged"
     )
 
 
@@ -126,7 +131,9 @@ def _human_rows(entries: Sequence[AuditEntry], now: datetime) -> list[tuple[str,
                 e.id,
                 e.name or "-",
                 e.status,
-                e.managedBy or "(unmanaged)",
+                (e.managedBy + (" (removed)" if e.retired else ""))
+                if e.managedBy
+                else "(unmanaged)",
                 ",".join(f"{k}={v}" for k, v in e.labels) or "-",
                 ("newest" if e.newest else "-") if e.type == "exportjob" else "-",
                 format_age(_age(e, now)),

@@ -140,3 +140,20 @@ def test_bad_filters_are_one_line_errors(project: Project) -> None:
         assert result.code == 1
         assert needle in result.err
         assert "Traceback" not in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def test_runs_of_a_removed_document_stay_attributed(project: Project) -> None:
+    applied(project)
+    res = project.state().export_job("exportjob/newsletter-audience")
+    assert res is not None
+    job_id = str(res.runs[-1].jobId)
+    (project.root / "specs/exports/audiences.yaml").unlink()
+    applied(project)  # forget: the document is gone, its finished run is history
+    doc = audit_json(project)
+    run = by_id(doc)[job_id]
+    assert run["managedBy"] == "exportjob/newsletter-audience"
+    assert run["retired"] is True and run["newest"] is False
+    assert run["batches"]  # what it wrote stays on record
+    text = project.run("audit").out
+    assert "exportjob/newsletter-audience (removed)" in text
+    assert "of removed documents" in text

@@ -94,6 +94,19 @@ def sample() -> list[AuditEntry]:
             newest=True,
             records=None,
         ),
+        AuditEntry(
+            "exportjob",
+            "640",
+            "SUCCEEDED",
+            "exportjob/spring-campaign",
+            "5b020a27e7040801dedba61b",
+            ("c3",),
+            "ef" * 32,
+            "create",
+            NOW - timedelta(days=500),
+            records=77,
+            retired=True,
+        ),
     ]
 
 
