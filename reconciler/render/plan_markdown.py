@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from reconciler.engine.model import Action, DriftFinding, Plan
 from reconciler.render.symbols import ACTION_SYMBOLS, FINDING_SYMBOL, show_value
 
@@ -78,9 +80,14 @@ def _table_rows(plan: Plan) -> list[str]:
     return rows
 
 
+# Actions that send a new request: a reviewer sees the request itself, not only a reason.
+_SHOWS_REQUEST = ("create", "rerun")
+
+
 def _has_details(action: Action) -> bool:
     cancels = action.cancel_job_id is not None and action.action != "cancel"
-    return bool(action.diff) or cancels or bool(action.depends_on)
+    sends = action.action in _SHOWS_REQUEST and action.request is not None
+    return bool(action.diff) or cancels or bool(action.depends_on) or sends
 
 
 def _diff_lines(action: Action) -> list[str]:
@@ -102,6 +109,10 @@ def _details(action: Action) -> str:
     body = [f"<details><summary>{summary}</summary>", ""]
     if action.diff:
         body += ["```diff", *(_fence_safe(line) for line in _diff_lines(action)), "```", ""]
+    if action.action in _SHOWS_REQUEST and action.request is not None:
+        what = "Export job request" if action.kind == "exportjob" else "Catalog dataset body"
+        text = json.dumps(action.request, indent=2, sort_keys=True, ensure_ascii=False)
+        body += [f"{what}:", "", "```json", *map(_fence_safe, text.splitlines()), "```", ""]
     if action.cancel_job_id is not None and action.action != "cancel":
         body += [f"Cancels job {action.cancel_job_id} (still in flight).", ""]
     if action.depends_on:
