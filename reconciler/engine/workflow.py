@@ -196,10 +196,11 @@ def apply(
         if saved is None and not auto_approve and any(a.action != "wait" for a in chosen.actions):
             _ask(console)
         _say_done(console, executor.execute(chosen), chosen, wait)
-        if not wait:
-            return 0
-        waited = _follow(executor, chosen, console, timeout_s=timeout_s, poll_s=poll_s)
-    return _report_waited(waited, console)
+        waited = (
+            _follow(executor, chosen, console, timeout_s=timeout_s, poll_s=poll_s) if wait else None
+        )
+        executor.compact()
+    return 0 if waited is None else _report_waited(waited, console)
 
 
 def _plan_to_apply(

@@ -10,9 +10,15 @@ from reconciler.state.models import STATE_VERSION
 
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
 
+
+def _add_journal(raw: dict[str, Any]) -> dict[str, Any]:
+    # Version 2 keeps the document as it was and may follow it with a journal; the number
+    # changes only so that version-1 tools, which would ignore the journal, refuse the file.
+    return raw
+
+
 # version N -> a function turning a version-N document into a version-N+1 one.
-# Version 1 is the first format, so nothing needs upgrading yet.
-MIGRATIONS: Mapping[int, Migration] = {}
+MIGRATIONS: Mapping[int, Migration] = {1: _add_journal}
 
 
 class StateFileError(ReconcilerError):

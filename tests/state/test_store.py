@@ -114,7 +114,7 @@ def test_unmanaged_job_keys_survive_json(tmp_path: Path) -> None:
         ("[]", "is not a JSON object"),
         ('{"version": 1, "serial": "x"}', "serial: Input should be a valid integer"),
         ('{"version": 1, "resources": {"a": {"kind": "Nope"}}}', "resources.a"),
-        ('{"version": 9}', "newer than this reconciler reads (1); upgrade reconciler"),
+        ('{"version": 9}', "newer than this reconciler reads (2); upgrade reconciler"),
         ('{"serial": 1}', "has no integer 'version'"),
         ('{"version": 0}', "version 0, which this reconciler cannot upgrade"),
     ],
