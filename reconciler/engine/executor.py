@@ -154,10 +154,6 @@ class Executor:
         """Write the state now (serial + 1); `changed`: the addresses modified (None: unsure)."""
         self.state = self.writer.write(self.state, changed)
 
-    def compact(self) -> None:
-        """Fold the state journal into one snapshot (at the end of an apply)."""
-        self.state = self.writer.compact(self.state)
-
     # Recovery and observations
 
     def resolve_pending(self) -> int:

@@ -6,6 +6,7 @@ commands can be driven in-process by tests as well as from the shell.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -107,6 +108,15 @@ def pending_note(state: State, console: Console) -> None:
         )
 
 
+def _held(state: State) -> State:
+    """The state a command keeps until it exits, moved out of the garbage collector's sight."""
+    # A long history is millions of objects; each full collection later in the command walked
+    # them all again (about 0.4 s of a plan at 100,000 runs). A state holds no reference
+    # cycles, so refcounting still frees all of it; gc.freeze only stops the walks.
+    gc.freeze()
+    return state
+
+
 # plan
 
 
@@ -123,7 +133,7 @@ def plan(
 ) -> int:
     """Refresh, plan and print; 2 with --detailed-exitcode when there is something to do."""
     specs = load_specs(settings)
-    state = store_for(settings).read()
+    state = _held(store_for(settings).read())
     with open_client(settings, console) as client:
         live = refresh(client, state, full=full_refresh)
     observed = record_observations(state, live)  # in memory only: plan never writes state
@@ -189,18 +199,19 @@ def apply(
     specs = load_specs(settings)
     store = store_for(settings)
     with store.lock() as writer, open_client(settings, console) as client:
-        executor = Executor(client, writer, writer.read(), specs, clock=now, progress=console.out)
+        executor = Executor(
+            client, writer, _held(writer.read()), specs, clock=now, progress=console.out
+        )
         chosen = _plan_to_apply(executor, specs, saved, planfile, targets)
         console.out(render_plan(chosen, "text", color=console.color).rstrip("\n"))
         _check_replace_confirmed(chosen, confirm_replace_dataset)
         if saved is None and not auto_approve and any(a.action != "wait" for a in chosen.actions):
             _ask(console)
         _say_done(console, executor.execute(chosen), chosen, wait)
-        waited = (
-            _follow(executor, chosen, console, timeout_s=timeout_s, poll_s=poll_s) if wait else None
-        )
-        executor.compact()
-    return 0 if waited is None else _report_waited(waited, console)
+        if not wait:
+            return 0
+        waited = _follow(executor, chosen, console, timeout_s=timeout_s, poll_s=poll_s)
+    return _report_waited(waited, console)
 
 
 def _plan_to_apply(

@@ -50,6 +50,16 @@ class Run(_Model):
     # set when this tool asked for the cancellation, so a CANCELLED status is not drift
     cancelledAt: UtcTime | None = None
 
+    def model_post_init(self, context: Any, /) -> None:
+        # A run read from a state file has every field set: one shared set of their names
+        # instead of one per run saves 700 bytes a run (70 MB at 100,000 runs). Nothing removes
+        # names from it; pydantic only adds names, which are all there already.
+        if len(self.__pydantic_fields_set__) == len(_RUN_FIELDS):
+            object.__setattr__(self, "__pydantic_fields_set__", _RUN_FIELDS)
+
+
+_RUN_FIELDS = set(Run.model_fields)
+
 
 class DatasetResource(_Model):
     """A managed Catalog dataset, with what this tool last set on it."""

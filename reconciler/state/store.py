@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import json
 import os
 import re
@@ -43,13 +44,29 @@ class StateLocked(ReconcilerError):
 _CURRENT = re.compile(rb'\s*\{\s*"version"\s*:\s*%d\s*[,}]' % STATE_VERSION)
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside (a parsed state holds no reference cycles)."""
+    # Parsing a long history allocates hundreds of thousands of objects; every few hundred
+    # allocations start a collection that walks the ones already made: 0.7 of 0.85 s at
+    # 100,000 runs.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _parse_snapshot(text: bytes | str, source: str) -> tuple[State, int]:
     """A snapshot's text -> (State at the current version, the version it was written in)."""
     data = text.encode("utf-8") if isinstance(text, str) else text
     if _CURRENT.match(data):
         try:
             # pydantic-core's own JSON parser: no intermediate dicts (time and memory)
-            return State.model_validate_json(data), STATE_VERSION
+            with _gc_paused():
+                return State.model_validate_json(data), STATE_VERSION
         except ValidationError:
             pass  # a broken file: the slow path explains
     try:
@@ -171,10 +188,6 @@ class StateWriter:
         self._serial = written.serial
         return written
 
-    def compact(self, state: State) -> State:
-        """Fold the journal into the snapshot (one full write) if it holds any line."""
-        return self.write(state) if self._journal_lines else state
-
     def _may_journal(self, state: State) -> bool:
         return (
             self._base is not None
@@ -265,7 +278,8 @@ class StateStore:
         state, version = _parse_snapshot(snapshot, str(self.path))
         snapshot_serial = state.serial if version == STATE_VERSION else None
         scanned = scan(journal, str(self.journal_path))
-        state = replay(state, scanned.entries, str(self.journal_path))
+        with _gc_paused():
+            state = replay(state, scanned.entries, str(self.journal_path))
         if self.sandbox and state.sandbox and state.sandbox != self.sandbox:
             raise StateFileError(
                 f"{self.path} holds the state of sandbox '{state.sandbox}', not "
