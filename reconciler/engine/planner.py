@@ -647,7 +647,10 @@ def record_observations(state: State, live: LiveSnapshot) -> State:
     resources: dict[str, Any] = {}
     for address, res in state.resources.items():
         if isinstance(res, ExportJobResource):
-            runs = [_observed_run(run, live.runs.get(run.jobId)) for run in res.runs]
+            runs = [
+                _observed_run(run, live.runs[run.jobId]) if run.jobId in live.runs else run
+                for run in res.runs
+            ]
             res = res.model_copy(update={"runs": runs})
         resources[address] = res
     claimed = state.claimed_job_ids()

@@ -7,6 +7,7 @@ RFC 3339 UTC strings (`2026-01-02T03:04:05.000Z`) on disk.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
@@ -87,8 +88,10 @@ class ExportJobResource(_Model):
 
     def newest_run(self) -> Run | None:
         """The most recently created run (the one the plan reasons about)."""
-        return max(self.runs, key=lambda r: (r.createdAt, r.jobId), default=None)
+        return max(self.runs, key=_NEWEST, default=None)
 
+
+_NEWEST = attrgetter("createdAt", "jobId")  # C-level key: runs are many with a long history
 
 Resource = Annotated[DatasetResource | ExportJobResource, Field(discriminator="kind")]
 
