@@ -181,8 +181,9 @@ class StateWriter:
         )
         if changed is not None and self._may_journal(state):
             assert self._base is not None
-            line, self._before = journal_line(written, self._base, changed, self._before)
+            line, after = journal_line(written, self._base, changed, self._before)
             self._append(line.encode("utf-8"))
+            self._before = after  # only once the line is on disk
         else:
             self._write_snapshot(written)
         self._serial = written.serial
