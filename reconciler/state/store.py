@@ -120,6 +120,14 @@ def write_atomic(path: Path, text: str) -> None:
     _fsync_dir(path.parent)
 
 
+class _JournalUnreadable(Exception):
+    """The journal did not scan or replay (`error` says why); a reader tries once more."""
+
+    def __init__(self, error: StateFileError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 @dataclass(frozen=True)
 class _Loaded:
     """A state as read from disk, with what a writer needs to journal after it."""
@@ -267,6 +275,17 @@ class StateStore:
 
     def load(self) -> _Loaded:
         """The snapshot plus the journal lines that extend it."""
+        try:
+            return self._load_once()
+        except _JournalUnreadable:
+            # Read without the lock, the journal may have been emptied and refilled by a
+            # writer between two of our reads: once more, and what is broken then is broken.
+            try:
+                return self._load_once()
+            except _JournalUnreadable as exc:
+                raise exc.error from None
+
+    def _load_once(self) -> _Loaded:
         snapshot = self._read_bytes(self.path)
         journal = self._read_bytes(self.journal_path) or b""
         if snapshot is None:
@@ -279,9 +298,12 @@ class StateStore:
             return _Loaded(State(sandbox=self.sandbox or ""), None, 0, 0, 0)
         state, version = _parse_snapshot(snapshot, str(self.path))
         snapshot_serial = state.serial if version == STATE_VERSION else None
-        scanned = scan(journal, str(self.journal_path))
-        with _gc_paused():
-            state = replay(state, scanned.entries, str(self.journal_path))
+        try:
+            scanned = scan(journal, str(self.journal_path))
+            with _gc_paused():
+                state = replay(state, scanned.entries, str(self.journal_path))
+        except StateFileError as exc:
+            raise _JournalUnreadable(exc) from exc
         if self.sandbox and state.sandbox and state.sandbox != self.sandbox:
             raise StateFileError(
                 f"{self.path} holds the state of sandbox '{state.sandbox}', not "

@@ -386,3 +386,24 @@ def test_any_sequence_of_writes_reads_back_as_the_state_in_memory(
             state = writer.write(state, changed)
             assert store.read() == state
     assert store.read() == state
+
+
+def test_a_reader_reads_again_once_when_the_journal_changed_under_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = StateStore(tmp_path / "s.json")
+    states, journal = _writes(store)
+    lines = journal.splitlines(keepends=True)
+    mixed = lines[0] + lines[1][:20] + lines[2] + lines[3]  # a read across a compaction
+    answers = {store.journal_path: [mixed, journal]}
+    read_bytes = StateStore._read_bytes
+
+    def flaky(self: StateStore, path: Path) -> bytes | None:
+        queue = answers.get(path)
+        return queue.pop(0) if queue else read_bytes(self, path)
+
+    monkeypatch.setattr(StateStore, "_read_bytes", flaky)
+    assert store.read() == states[-1]
+    answers[store.journal_path] = [mixed, mixed]
+    with pytest.raises(StateFileError, match="line 2 is not valid JSON"):
+        store.read()
