@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Keep each project's state on a dedicated branch, so that ephemeral CI runners share one state.
 #   state-branch.sh restore PROJECT_DIR   copy the branch's state into PROJECT_DIR/.reconciler/state
-#   state-branch.sh save PROJECT_DIR      commit PROJECT_DIR/.reconciler/state/*.json to the branch
+#   state-branch.sh save PROJECT_DIR      commit PROJECT_DIR/.reconciler/state/*.json (each state's
+#                                         snapshot) and *.json.journal (its journal) to the branch
 # The branch (default reconciler-state, or $STATE_BRANCH) holds one folder per project.
 set -euo pipefail
 mode=${1:?usage: state-branch.sh restore|save PROJECT_DIR}
@@ -25,7 +26,9 @@ case "$mode" in
     ;;
   save)
     shopt -s nullglob
-    files=("$dest"/*.json)
+    # A snapshot without its journal would lose the writes since it was last rewritten
+    # (docs/contract.md section 6); an emptied journal is saved too, over an older one.
+    files=("$dest"/*.json "$dest"/*.json.journal)
     if [ ${#files[@]} -eq 0 ]; then
       echo "no state files in $dest: nothing to save"
       exit 0

@@ -114,6 +114,15 @@ def dataset_resource(
     )
 
 
+def _changed_addresses(before: State, after: State) -> list[str]:
+    """The addresses whose resource differs (cheap: unchanged runs are the same objects)."""
+    return [
+        address
+        for address in before.resources.keys() | after.resources.keys()
+        if before.resources.get(address) != after.resources.get(address)
+    ]
+
+
 def _run_reason(action: Action) -> str:
     if action.action in ("create", "replace"):
         return action.action
@@ -141,9 +150,9 @@ class Executor:
         self.clock = clock
         self.progress = progress
 
-    def save(self) -> None:
-        """Write the state now (serial + 1)."""
-        self.state = self.writer.write(self.state)
+    def save(self, changed: Iterable[str] | None = None) -> None:
+        """Write the state now (serial + 1); `changed`: the addresses modified (None: unsure)."""
+        self.state = self.writer.write(self.state, changed)
 
     # Recovery and observations
 
@@ -166,15 +175,16 @@ class Executor:
                         f"{intent.address}: recovered dataset {found.id} from an interrupted apply"
                     )
             self._drop(intent)
-            self.save()
+            self.save([intent.address])
         return len(intents)
 
     def observe(self, live: LiveSnapshot) -> None:
         """Fold a refresh into state (statuses, batches, unmanaged jobs); write only on change."""
         observed = record_observations(self.state, live)
-        if observed.model_dump() != self.state.model_dump():
+        if observed != self.state:
+            changed = _changed_addresses(self.state, observed)
             self.state = observed
-            self.save()
+            self.save(changed)
 
     # Carrying out a plan
 
@@ -203,7 +213,7 @@ class Executor:
             self.state.resources[address] = dataset_resource(
                 live, deletion_policy=self._deletion_policy(address), created_at=self.clock()
             )
-            self.save()
+            self.save([address])
             return f"{address}: adopted dataset {live.id}"
         if action.action == "update" and res is not None:
             self._update_dataset(address, res, dict(action.request or {}))
@@ -212,7 +222,7 @@ class Executor:
             with contextlib.suppress(NotFoundError):  # already gone: the goal is reached
                 self.client.delete_dataset(res.datasetId)
             del self.state.resources[address]
-            self.save()
+            self.save([address])
             return f"{address}: deleted dataset {res.datasetId}"
         if action.action == "forget":
             self._retire(address)
@@ -226,7 +236,7 @@ class Executor:
         """A `forget`: the resource moves to the retired history, which keeps claiming its objects."""
         if address in self.state.resources:
             self.state.retire(address, reason="forget", at=self.clock())
-            self.save()
+            self.save([address])
 
     def _update_dataset(self, address: str, res: DatasetResource, changes: dict[str, Any]) -> None:
         """PATCH what the Catalog can change in place and record what was set."""
@@ -238,7 +248,7 @@ class Executor:
                 "tags": changes.get("tags", res.tags),
             }
         )
-        self.save()
+        self.save([address])
 
     def _export_job_action(self, action: Action) -> str:
         address = action.address
@@ -257,7 +267,7 @@ class Executor:
                     f"{address}: job {action.adopt_id} is gone; run 'reconciler plan' again"
                 )
             self._record_run(doc, record, reason="adopt")
-            self.save()
+            self.save([address])
             return f"{address}: adopted job {record.id} ({record.status})"
         if action.action in ("create", "replace", "rerun"):
             prefix = ""
@@ -307,7 +317,7 @@ class Executor:
                 found = self._find_job(intent)
                 if found is None and attempt == 1:
                     self._drop(intent)
-                    self.save()
+                    self.save(())
                     self.progress(
                         f"{doc.address}: the create's outcome is unknown and no job was found; sending it once more"
                     )
@@ -322,11 +332,11 @@ class Executor:
                 # A definite answer (rejected, or never sent): nothing was created. Anything
                 # else (an interrupt mid-POST) keeps the intent for the next apply to resolve.
                 self._drop(intent)
-                self.save()
+                self.save(())
                 raise
             self._record_run(doc, record, reason=reason)
             self._drop(intent)
-            self.save()
+            self.save([doc.address])
             return record
         raise AssertionError("unreachable")
 
@@ -403,7 +413,7 @@ class Executor:
                 run = run.model_copy(update=update)
             runs.append(run)
         self.state.resources[address] = res.model_copy(update={"runs": runs})
-        self.save()
+        self.save([address])
 
     # Datasets
 
@@ -429,7 +439,7 @@ class Executor:
                 found = self._find_dataset(address)
                 if found is None and attempt == 1:
                     self._drop(intent)
-                    self.save()
+                    self.save(())
                     continue
                 if found is None:
                     raise ApplyError(
@@ -441,11 +451,11 @@ class Executor:
                 # A definite answer (rejected, or never sent): nothing was created. Anything
                 # else (an interrupt mid-POST) keeps the intent for the next apply to resolve.
                 self._drop(intent)
-                self.save()
+                self.save(())
                 raise
             self._record_dataset(address, new_id, body)
             self._drop(intent)
-            self.save()
+            self.save([address])
             return new_id
         raise AssertionError("unreachable")
 
@@ -491,7 +501,7 @@ class Executor:
             createdAt=self.clock(),
         )
         self.state.pending.append(intent)
-        self.save()
+        self.save(())
         return intent
 
     def _drop(self, intent: Intent) -> None:
@@ -543,10 +553,10 @@ class Executor:
                     self.progress(f"{address}: job {job_id} {status}")
                 runs[job_id] = live_run(record)
                 errors[address] = runs[job_id].errors
-            before = self.state.model_dump()
+            before = self.state
             self.state = record_observations(self.state, LiveSnapshot(runs=runs))
-            if self.state.model_dump() != before:
-                self.save()
+            if self.state != before:
+                self.save(_changed_addresses(before, self.state))
         return [self._waited(a, errors.get(a, ())) for a in wanted if self._newest(a) is not None]
 
     def _summary(self, flying: list[tuple[str, int]], elapsed: float) -> str:

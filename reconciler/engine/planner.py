@@ -123,6 +123,8 @@ class _Planning:
     dataset_ids: dict[str, str] = field(default_factory=dict)
     adopted_jobs: set[int] = field(default_factory=set)
     adopted_datasets: set[str] = field(default_factory=set)
+    # every job id a state run records, gathered once: with a long history it is 100,000 ids
+    claimed_jobs: set[int] = field(default_factory=set)
 
     def act(self, group: int, action: Action) -> None:
         self.actions.append((group, action))
@@ -143,7 +145,7 @@ def make_plan(
     """Compare the documents with state and the live snapshot; return the actions and drift."""
     targets = tuple(sorted(set(targets)))
     _check_targets(specs, state, targets)
-    work = _Planning(specs, state, live, now)
+    work = _Planning(specs, state, live, now, claimed_jobs=state.claimed_job_ids())
     for name in sorted(specs.datasets):
         _plan_dataset(work, specs.datasets[name])
     for name in sorted(specs.export_jobs):
@@ -460,11 +462,12 @@ def _plan_first_run(
 def _matching_live_job(work: _Planning, resolved: Mapping[str, Any]) -> LiveRun | None:
     # request_matches, like crash recovery: the platform fills in what the spec left out (a
     # default merge policy, its newest version), so strict equality would create a twin.
-    claimed = work.state.claimed_job_ids() | work.adopted_jobs
     matches = [
         run
         for run in work.live.runs.values()
-        if run.job_id not in claimed and request_matches(resolved, run.request)
+        if run.job_id not in work.claimed_jobs
+        and run.job_id not in work.adopted_jobs
+        and request_matches(resolved, run.request)
     ]
     if not matches:
         return None
@@ -602,7 +605,7 @@ def _find_unmanaged(work: _Planning) -> None:
             f"dataset {ds.id} '{ds.name}' is claimed by no document; 'reconciler import' can adopt it",
             {"datasetId": ds.id, "name": ds.name},
         )
-    taken = state.claimed_job_ids() | work.adopted_jobs
+    taken = work.claimed_jobs | work.adopted_jobs
     candidates = set(live.new_jobs) | set(state.observed.unmanagedJobs) | set(live.runs)
     for job_id in sorted(candidates - taken):
         evidence = _job_evidence(
@@ -644,7 +647,10 @@ def record_observations(state: State, live: LiveSnapshot) -> State:
     resources: dict[str, Any] = {}
     for address, res in state.resources.items():
         if isinstance(res, ExportJobResource):
-            runs = [_observed_run(run, live.runs.get(run.jobId)) for run in res.runs]
+            runs = [
+                _observed_run(run, live.runs[run.jobId]) if run.jobId in live.runs else run
+                for run in res.runs
+            ]
             res = res.model_copy(update={"runs": runs})
         resources[address] = res
     claimed = state.claimed_job_ids()

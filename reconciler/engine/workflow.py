@@ -6,6 +6,7 @@ commands can be driven in-process by tests as well as from the shell.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -107,6 +108,23 @@ def pending_note(state: State, console: Console) -> None:
         )
 
 
+def _read_held(read: Callable[[], State]) -> State:
+    """Read the state a command keeps until it exits, out of the garbage collector's sight."""
+    # A long history is millions of objects; the collections that followed walked them all
+    # again (about 0.5 s of a plan at 100,000 runs). A state holds no reference cycles, so
+    # refcounting still frees all of it: frozen before the collector runs again, it is only
+    # not walked.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        state = read()
+        gc.freeze()
+    finally:
+        if enabled:
+            gc.enable()
+    return state
+
+
 # plan
 
 
@@ -123,7 +141,7 @@ def plan(
 ) -> int:
     """Refresh, plan and print; 2 with --detailed-exitcode when there is something to do."""
     specs = load_specs(settings)
-    state = store_for(settings).read()
+    state = _read_held(store_for(settings).read)
     with open_client(settings, console) as client:
         live = refresh(client, state, full=full_refresh)
     observed = record_observations(state, live)  # in memory only: plan never writes state
@@ -196,7 +214,9 @@ def apply(
     specs = load_specs(settings)
     store = store_for(settings)
     with store.lock() as writer, open_client(settings, console) as client:
-        executor = Executor(client, writer, writer.read(), specs, clock=now, progress=console.out)
+        executor = Executor(
+            client, writer, _read_held(writer.read), specs, clock=now, progress=console.out
+        )
         chosen = _plan_to_apply(executor, specs, saved, planfile, targets)
         console.out(render_plan(chosen, "text", color=console.color).rstrip("\n"))
         _check_replace_confirmed(chosen, confirm_replace_dataset)

@@ -11,13 +11,14 @@ from reconciler.state.models import STATE_VERSION
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-def _add_retired(raw: dict[str, Any]) -> dict[str, Any]:
-    """1 -> 2: the `retired` history list (nothing was retired before it existed)."""
+def _to_version_2(raw: dict[str, Any]) -> dict[str, Any]:
+    """1 -> 2: the `retired` history list (nothing was retired before it existed); the document
+    may now be followed by a journal, which needs no change to the document itself."""
     return {**raw, "retired": raw.get("retired", [])}
 
 
 # version N -> a function turning a version-N document into a version-N+1 one.
-MIGRATIONS: Mapping[int, Migration] = {1: _add_retired}
+MIGRATIONS: Mapping[int, Migration] = {1: _to_version_2}
 
 
 class StateFileError(ReconcilerError):

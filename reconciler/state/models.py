@@ -7,10 +7,13 @@ RFC 3339 UTC strings (`2026-01-02T03:04:05.000Z`) on disk.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
 
+# 2: the `retired` history list, and the snapshot may be followed by a journal
+# (docs/contract.md section 6); a version-1 tool would ignore both, so it must refuse these files.
 STATE_VERSION = 2
 
 
@@ -19,17 +22,8 @@ def format_time(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _parse_time(value: Any) -> Any:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if isinstance(value, datetime) and value.tzinfo is None:
-        raise ValueError("a state timestamp needs a UTC offset")
-    return value
-
-
-UtcTime = Annotated[
-    datetime, BeforeValidator(_parse_time), PlainSerializer(format_time, return_type=str)
-]
+# Parsed by pydantic-core itself (no Python call per value: a long history has 200,000 of them).
+UtcTime = Annotated[AwareDatetime, PlainSerializer(format_time, return_type=str)]
 
 
 class _Model(BaseModel):
@@ -56,6 +50,16 @@ class Run(_Model):
     reason: str
     # set when this tool asked for the cancellation, so a CANCELLED status is not drift
     cancelledAt: UtcTime | None = None
+
+    def model_post_init(self, context: Any, /) -> None:
+        # A run read from a state file has every field set: one shared set of their names
+        # instead of one per run saves 700 bytes a run (70 MB at 100,000 runs). Nothing removes
+        # names from it; pydantic only adds names, which are all there already.
+        if len(self.__pydantic_fields_set__) == len(_RUN_FIELDS):
+            object.__setattr__(self, "__pydantic_fields_set__", _RUN_FIELDS)
+
+
+_RUN_FIELDS = set(Run.model_fields)
 
 
 class DatasetResource(_Model):
@@ -84,8 +88,10 @@ class ExportJobResource(_Model):
 
     def newest_run(self) -> Run | None:
         """The most recently created run (the one the plan reasons about)."""
-        return max(self.runs, key=lambda r: (r.createdAt, r.jobId), default=None)
+        return max(self.runs, key=_NEWEST, default=None)
 
+
+_NEWEST = attrgetter("createdAt", "jobId")  # C-level key: runs are many with a long history
 
 Resource = Annotated[DatasetResource | ExportJobResource, Field(discriminator="kind")]
 

@@ -198,6 +198,7 @@ def test_state_branch_round_trip(tmp_path: Path) -> None:
     assert restore.returncode == 0 and "empty state" in restore.stdout
     state_dir = first / ".reconciler" / "state"
     (state_dir / "prod.json").write_text('{"serial": 3}', encoding="utf-8")
+    (state_dir / "prod.json.journal").write_text('{"base": 3, "serial": 4}\n', encoding="utf-8")
     (state_dir / "prod.json.lock").write_text("pid 1", encoding="utf-8")
     save = subprocess.run(
         ["bash", str(STATE_SCRIPT), "save", "."],
@@ -233,6 +234,8 @@ def test_state_branch_round_trip(tmp_path: Path) -> None:
         assert got.returncode == 0, got.stderr
         restored = second / project / ".reconciler" / "state" / f"{name}.json"
         assert json.loads(restored.read_text(encoding="utf-8")) == {"serial": serial}
+    journal = second / ".reconciler" / "state" / "prod.json.journal"
+    assert journal.read_text(encoding="utf-8") == '{"base": 3, "serial": 4}\n'
     assert not (second / ".reconciler" / "state" / "prod.json.lock").exists()
 
 

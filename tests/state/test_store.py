@@ -302,3 +302,16 @@ def test_claimed_jobs_are_the_managed_runs_plus_the_forgotten_ones(
     assert state.claimed_job_ids() == expected
     back = State.model_validate_json(state.to_json())
     assert back.claimed_job_ids() == expected and back.retired == state.retired
+
+
+def test_a_hand_edited_file_with_loosely_typed_values_still_reads(tmp_path: Path) -> None:
+    # the fast path is strict; anything it refuses goes through the lax one
+    path = tmp_path / "s.json"
+    raw = json.loads(sample_state().to_json())
+    raw["serial"] = "7"
+    raw["resources"]["exportjob/daily"]["runs"][0]["createdAt"] = "2026-01-02T03:04:05.678+00:00"
+    path.write_text(json.dumps(raw, indent=2))
+    state = StateStore(path).read()
+    assert state.serial == 7
+    res = state.export_job("exportjob/daily")
+    assert res is not None and res.runs[0].createdAt == T0
