@@ -116,11 +116,12 @@ def dataset_resource(
 
 def _changed_addresses(before: State, after: State) -> list[str]:
     """The addresses whose resource differs (cheap: unchanged runs are the same objects)."""
-    return [
-        address
-        for address in before.resources.keys() | after.resources.keys()
-        if before.resources.get(address) != after.resources.get(address)
-    ]
+    changed = []
+    for address in before.resources.keys() | after.resources.keys():
+        old, new = before.resources.get(address), after.resources.get(address)
+        if old is not new and old != new:
+            changed.append(address)
+    return changed
 
 
 def _run_reason(action: Action) -> str:

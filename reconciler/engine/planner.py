@@ -645,10 +645,13 @@ def record_observations(state: State, live: LiveSnapshot) -> State:
     known status (the plan reports them as `missing`).
     """
     resources: dict[str, Any] = {}
+    seen = live.runs.keys()
     for address, res in state.resources.items():
-        if isinstance(res, ExportJobResource):
+        # Only resources with a run this refresh saw get a new object; the rest stay the same
+        # objects, so comparing and journaling the result costs what changed, not the history.
+        if isinstance(res, ExportJobResource) and any(run.jobId in seen for run in res.runs):
             runs = [
-                _observed_run(run, live.runs[run.jobId]) if run.jobId in live.runs else run
+                _observed_run(run, live.runs[run.jobId]) if run.jobId in seen else run
                 for run in res.runs
             ]
             res = res.model_copy(update={"runs": runs})
