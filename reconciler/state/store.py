@@ -34,6 +34,9 @@ from reconciler.state.journal import (
 from reconciler.state.migrations import StateFileError, upgrade
 from reconciler.state.models import STATE_VERSION, State, format_time
 
+# A state this small is rewritten whole when the lock is released (see StateWriter.settle).
+SETTLE_BYTES = 4 * 1024 * 1024
+
 
 class StateLocked(ReconcilerError):
     """Another process holds the state lock."""
@@ -158,6 +161,15 @@ class StateWriter:
     @property
     def path(self) -> Path:
         return self._store.path
+
+    def settle(self) -> None:
+        """Fold a small journal into the snapshot, so that the state file alone is the state.
+
+        Done when the lock is released: people and scripts read `<state>.json` directly. Above
+        `SETTLE_BYTES` the journal stays (a rewrite would cost what the journal saves).
+        """
+        if self._journal_lines and self._snapshot_bytes + self._journal_bytes <= SETTLE_BYTES:
+            self._write_snapshot(self.read())
 
     @property
     def journal_lines(self) -> int:
@@ -340,7 +352,12 @@ class StateStore:
                 self._remove_stale_temp_files()
                 writer = StateWriter(self)
                 self._tidy_journal(writer)
-                yield writer
+                try:
+                    yield writer
+                finally:
+                    # Best effort: the journal is a complete record either way.
+                    with contextlib.suppress(Exception):
+                        writer.settle()
             finally:
                 handle.seek(0)
                 handle.truncate()

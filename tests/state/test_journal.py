@@ -25,9 +25,16 @@ from reconciler.state import (
     StateFileError,
     StateStore,
 )
+from reconciler.state import store as store_module
 from reconciler.state.journal import MAX_LINES
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def journal_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests look at the journal itself: keep it when the lock is released."""
+    monkeypatch.setattr(store_module, "SETTLE_BYTES", 0)
 
 
 def job(fingerprint: str, runs: int = 1) -> ExportJobResource:
@@ -407,3 +414,33 @@ def test_a_reader_reads_again_once_when_the_journal_changed_under_it(
     answers[store.journal_path] = [mixed, mixed]
     with pytest.raises(StateFileError, match="line 2 is not valid JSON"):
         store.read()
+
+
+def test_a_small_journal_is_folded_into_the_snapshot_when_the_lock_is_released(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "SETTLE_BYTES", 4 * 1024 * 1024)
+    store = StateStore(tmp_path / "s.json", sandbox="prod")
+    with store.lock() as writer:
+        state = writer.write(writer.read())
+        state.resources["exportjob/a"] = job("f1")
+        state = writer.write(state, ["exportjob/a"])
+        assert writer.journal_lines == 1
+    assert store.journal_path.read_bytes() == b""
+    on_disk = json.loads(store.path.read_text(encoding="utf-8"))
+    assert "exportjob/a" in on_disk["resources"]  # the file alone is the whole state
+    assert on_disk["serial"] == state.serial
+    assert store.read() == state
+
+
+def test_a_large_state_keeps_its_journal_when_the_lock_is_released(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "SETTLE_BYTES", 10)
+    store = StateStore(tmp_path / "s.json", sandbox="prod")
+    with store.lock() as writer:
+        state = writer.write(writer.read())
+        state.resources["exportjob/a"] = job("f1")
+        state = writer.write(state, ["exportjob/a"])
+    assert len(journal_of(store)) == 1
+    assert store.read() == state
