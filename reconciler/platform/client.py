@@ -227,23 +227,11 @@ class PlatformClient:
         """Every segment definition of the sandbox (paged by `start`/`limit`)."""
         path = f"{UPS}/segment/definitions"
         found: dict[str, SegmentDefinition] = {}
-        start, limit = 0, 100
-        while True:
-            response = self._transport.platform(
-                "GET", path, params={"start": start, "limit": limit}
-            )
-            body = _json(response, "GET", path)
-            segments = body.get("segments") if isinstance(body, dict) else None
-            if not isinstance(segments, list):
-                raise _unexpected(response, "GET", path, "no 'segments' list in the answer")
-            for raw in segments:
-                segment = _parse(SegmentDefinition, raw, response, "GET", path)
-                found.setdefault(segment.id, segment)
-            page = body.get("page")
-            total = page.get("totalCount") if isinstance(page, dict) else None
-            start += len(segments)
-            if len(segments) < limit or (isinstance(total, int) and start >= total):
-                return list(found.values())
+        pages = self._start_limit_pages(path, "segments", "page", "totalCount", total_ends=False)
+        for response, raw in pages:
+            segment = _parse(SegmentDefinition, raw, response, "GET", path)
+            found.setdefault(segment.id, segment)
+        return list(found.values())
 
     def get_merge_policy(self, policy_id: str) -> MergePolicy | None:
         """The merge policy, or None when it does not exist."""
@@ -257,23 +245,12 @@ class PlatformClient:
         """The dataset files of a batch (Data Access, paged by `start`/`limit`)."""
         path = f"{EXPORT}/batches/{_seg(batch_id)}/files"
         files: dict[str, BatchFile] = {}
-        start, limit = 0, 100
-        while True:
-            response = self._transport.platform(
-                "GET", path, params={"start": start, "limit": limit}
-            )
-            body = _json(response, "GET", path)
-            data = body.get("data") if isinstance(body, dict) else None
-            if not isinstance(data, list):
-                raise _unexpected(response, "GET", path, "no 'data' list in the answer")
-            for raw in data:
-                entry = _parse(BatchFile, raw, response, "GET", path)
-                files.setdefault(entry.dataSetFileId, entry)
-            page = body.get("_page")
-            total = page.get("count") if isinstance(page, dict) else None
-            start += len(data)
-            if len(data) < limit or not isinstance(total, int) or start >= total:
-                return list(files.values())
+        for response, raw in self._start_limit_pages(
+            path, "data", "_page", "count", total_ends=True
+        ):
+            entry = _parse(BatchFile, raw, response, "GET", path)
+            files.setdefault(entry.dataSetFileId, entry)
+        return list(files.values())
 
     def read_file(self, file_id: str, name: str | None = None) -> bytes:
         """The bytes of a dataset file; without `name`, the file must hold exactly one entry."""
@@ -292,6 +269,33 @@ class PlatformClient:
         return response.content
 
     # helpers
+
+    def _start_limit_pages(
+        self, path: str, list_key: str, page_key: str, total_key: str, *, total_ends: bool
+    ) -> Iterator[tuple[requests.Response, Any]]:
+        """Each item of a `start`/`limit` paged list, with the answer it came in.
+
+        Stops at a short page or once `start` reaches the page's total; with `total_ends`, an
+        answer without a total is the last page too (Data Access always sends one).
+        """
+        start, limit = 0, 100
+        while True:
+            response = self._transport.platform(
+                "GET", path, params={"start": start, "limit": limit}
+            )
+            body = _json(response, "GET", path)
+            items = body.get(list_key) if isinstance(body, dict) else None
+            if not isinstance(items, list):
+                raise _unexpected(response, "GET", path, f"no '{list_key}' list in the answer")
+            for raw in items:
+                yield response, raw
+            page = body.get(page_key)
+            total = page.get(total_key) if isinstance(page, dict) else None
+            start += len(items)
+            if len(items) < limit or (isinstance(total, int) and start >= total):
+                return
+            if total_ends and not isinstance(total, int):
+                return
 
     def _get_or_none(self, path: str) -> requests.Response | None:
         try:
