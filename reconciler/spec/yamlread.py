@@ -115,6 +115,23 @@ def read_text(path: Path, display: Path, *, limit: int = MAX_FILE_BYTES) -> str:
         ) from exc
 
 
+_TAB = (
+    "invalid YAML: a tab character here; YAML indents with spaces only: replace the tab with spaces"
+)
+
+
+def _tab_column(text: str, mark: Any) -> int | None:
+    """The 1-based column of a tab in the error's line up to the error (the usual cause), if any."""
+    if mark is None:
+        return None
+    lines = text.splitlines()
+    if not 0 <= mark.line < len(lines):
+        return None
+    upto = lines[mark.line][: mark.column + 1]
+    index = upto.find("\t")
+    return None if index < 0 else index + 1
+
+
 def _yaml_error(display: Path, exc: yaml.YAMLError, text: str) -> FileProblem:
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
@@ -122,6 +139,9 @@ def _yaml_error(display: Path, exc: yaml.YAMLError, text: str) -> FileProblem:
         loc = mark_location(display, mark)
         if "undefined alias" in what:
             return _problem(display, _UNDEFINED_ALIAS, loc.line, loc.column)
+        tab = _tab_column(text, mark)
+        if tab is not None:
+            return _problem(display, _TAB, loc.line, tab)
         return _problem(display, f"invalid YAML: {what}", loc.line, loc.column)
     position = getattr(exc, "position", None)
     if isinstance(position, int):

@@ -148,3 +148,17 @@ def test_symlink_loops_are_errors_not_crashes(tmp_path: Path) -> None:
     ]
     (project / "reconciler.yaml").symlink_to(project / "reconciler.yaml")
     assert errors(project) == [f"reconciler.yaml:1:1: {message}"]
+
+
+def test_a_tab_in_the_indentation_is_named(tmp_path: Path) -> None:
+    text = "apiVersion: reconciler/v1\nkind: Dataset\nmetadata:\n\tname: x\n"
+    make_project(tmp_path, {"specs/tab.yaml": text})
+    assert errors(tmp_path) == [
+        "specs/tab.yaml:4:1: invalid YAML: a tab character here; YAML indents with spaces only: "
+        "replace the tab with spaces"
+    ]
+
+
+def test_a_tab_inside_a_value_is_fine(tmp_path: Path) -> None:
+    make_project(tmp_path, {"specs/ok.yaml": DATASET.replace("name: ", "name:\t", 1)})
+    assert errors(tmp_path) == []
