@@ -117,9 +117,15 @@ def summary_line(entries: Sequence[AuditEntry]) -> str:
     jobs = len(entries) - datasets
     history = f", {retired} of removed documents" if retired else ""
     return (
-        f"{len(entries)} objects ({datasets} datasets, {jobs} export jobs): "
+        f"{_count(len(entries), 'object')} ({_count(datasets, 'dataset')}, "
+        f"{_count(jobs, 'export job')}): "
         f"{managed} managed{history}, {len(entries) - managed - retired} unmanaged"
     )
+
+
+def _count(n: int, noun: str) -> str:
+    """`1 dataset`, `2 datasets`."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _human_rows(entries: Sequence[AuditEntry], now: datetime) -> list[tuple[str, ...]]:

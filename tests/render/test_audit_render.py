@@ -144,3 +144,9 @@ def test_empty_audit() -> None:
 )
 def test_format_age(seconds: float | None, text: str) -> None:
     assert format_age(seconds) == text
+
+
+def test_summary_counts_are_singular_for_one() -> None:
+    one_job = [e for e in sample() if e.type == "exportjob"][:1]
+    first = render_audit(one_job, "text", NOW)
+    assert "1 object (0 datasets, 1 export job): " in first
