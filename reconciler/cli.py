@@ -6,6 +6,7 @@ Imports of the library happen inside each command so that `reconciler --help` an
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ import click
 
 from reconciler import __version__
 from reconciler.errors import NotImplementedYet, ReconcilerError
+from reconciler.globalopts import hoist_global_options, use_color
 
 if TYPE_CHECKING:
     from reconciler.config import Settings
@@ -82,7 +84,7 @@ def cli(
     """Manage Adobe Experience Platform datasets and export jobs as code."""
     global _VERBOSE
     _VERBOSE = verbose > 0
-    color = not no_color and sys.stdout.isatty()
+    color = use_color(no_color, os.environ, sys.stdout.isatty())
     ctx.obj = GlobalOptions(project_dir=project_dir, sandbox=sandbox, color=color, verbose=verbose)
 
 
@@ -310,7 +312,8 @@ def emulator_serve(ctx: click.Context, host: str, port: int, data_dir: Path) -> 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the command line and turn failures into one-line errors and exit codes."""
     try:
-        code = cli.main(args=argv, prog_name="reconciler", standalone_mode=False)
+        args = hoist_global_options(sys.argv[1:] if argv is None else argv)
+        code = cli.main(args=args, prog_name="reconciler", standalone_mode=False)
         # Without standalone mode click returns (not raises) the code of ctx.exit(n).
         if isinstance(code, int) and code:
             sys.exit(code)
