@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.spec.models import ExportJobDoc, format_timestamp, parse_timestamp
@@ -125,18 +125,97 @@ def request_body(doc: ExportJobDoc, dataset_id: str) -> dict[str, Any]:
     return normalize_request(body)
 
 
-def request_matches(request: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
-    """Could the live `record` have been created from `request`? (Any API shapes, normalised here.)
+# What the platform fills in when a request leaves it out: a value here on the record's side and
+# nothing on the request's is not a difference (SEG, OAS: segment status and namespace defaults;
+# `emptyProfiles` is false unless sent).
+_SEGMENT_DEFAULTS: dict[str, Any] = {"status": ["existing", "realized"], "segmentNs": "ups"}
+_FILTER_DEFAULTS: dict[str, Any] = {"emptyProfiles": False}
 
-    Equality of normal forms, except for what the platform fills in: a merge policy that was not
-    sent (the default one is used), or its version (the newest is used).
+
+def _statuses(value: Any) -> Any:
+    """A segment's `status`: a plain string is a list of one; the order does not matter."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return sorted(set(value))
+    return value
+
+
+def _segments_agree(wanted: Any, live: Any) -> bool:
+    if not (isinstance(wanted, list) and isinstance(live, list)) or len(wanted) != len(live):
+        return bool(wanted == live)
+    for want, seen in zip(wanted, live, strict=True):
+        if not (isinstance(want, dict) and isinstance(seen, dict)):
+            if want != seen:
+                return False
+            continue
+        want = {**want, "status": _statuses(want["status"])} if "status" in want else dict(want)
+        seen = {**seen, "status": _statuses(seen["status"])} if "status" in seen else dict(seen)
+        if not _agrees_with_defaults(want, seen, _SEGMENT_DEFAULTS):
+            return False
+    return True
+
+
+def _agrees_with_defaults(
+    wanted: dict[str, Any], live: dict[str, Any], defaults: dict[str, Any]
+) -> bool:
+    for key in wanted.keys() | live.keys():
+        want, seen = wanted.get(key, defaults.get(key)), live.get(key, defaults.get(key))
+        if want != seen:
+            return False
+    return True
+
+
+def _filter_agrees(wanted: Any, live: Any) -> bool:
+    if not (isinstance(wanted, dict) and isinstance(live, dict)):
+        return bool(wanted == live)
+    want, seen = dict(wanted), dict(live)
+    if not _segments_agree(want.pop("segments", None), seen.pop("segments", None)):
+        return False
+    return _agrees_with_defaults(want, seen, _FILTER_DEFAULTS)
+
+
+def _policy_agrees(wanted: Any, live: Any) -> bool:
+    """No policy sent: the default one is used; no version sent: the newest one is used."""
+    if wanted is None or live is None:
+        return True  # not sent (a default is filled in), or not carried by the record
+    if not (isinstance(wanted, dict) and isinstance(live, dict)):
+        return bool(wanted == live)
+    if "version" not in wanted:
+        live = {k: v for k, v in live.items() if k != "version"}
+    return bool(wanted == live)
+
+
+def request_matches(request: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
+    """Does the live `record` not contradict `request`? (Any API shapes, normalised here.)
+
+    Not equality: a top-level key the record does not carry (documented job records carry no
+    `fields` and no `additionalFields`) neither proves nor refutes, and what the platform fills in
+    is not a difference: a merge policy that was not sent (the default one) or its version (the
+    newest), a segment's default `status` and `segmentNs`, `emptyProfiles: false`. Everything
+    the record does carry is compared with what was sent.
     """
     wanted, live = normalize_request(request), normalize_request(record)
-    wanted_policy, live_policy = wanted.pop("mergePolicy", None), live.pop("mergePolicy", None)
-    if wanted != live:
-        return False
-    if wanted_policy is None:
-        return True
-    if live_policy is None or "version" in wanted_policy:
-        return bool(wanted_policy == live_policy)
-    return bool(wanted_policy["id"] == live_policy.get("id"))
+    for key in wanted.keys() | live.keys():
+        want, seen = wanted.get(key), live.get(key)
+        if key == "mergePolicy":
+            agrees = _policy_agrees(want, seen)
+        elif seen is None:
+            agrees = True  # not carried: neither proves nor refutes
+        elif key == "filter":
+            agrees = _filter_agrees(want if want is not None else {}, seen)
+        else:
+            agrees = want == seen
+        if not agrees:
+            return False
+    return True
+
+
+def requests_answered(record: Mapping[str, Any], requests: Iterable[Mapping[str, Any]]) -> int:
+    """How many distinct requests (by normal form) the live `record` could have been created from.
+
+    More than one means the record alone cannot say which intent or document it answers (a
+    terse record, two documents that differ only in what it does not carry): do not guess.
+    """
+    forms = {canonical_json(normalize_request(r)) for r in requests if request_matches(r, record)}
+    return len(forms)

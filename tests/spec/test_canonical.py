@@ -16,6 +16,7 @@ from reconciler.spec.canonical import (
     normalize_request,
     request_body,
     request_matches,
+    requests_answered,
 )
 from reconciler.spec.models import ExportJobDoc, format_timestamp
 
@@ -304,5 +305,78 @@ def test_request_matches_allows_only_what_the_platform_fills_in(
         assert not request_matches(body, record)
     for mutated in _mutations(spec):
         changed = request_body(doc(mutated), dataset_id)
-        if normalize_request(changed) != normalize_request(body):
-            assert not request_matches(changed, live_record(body, rng, 1)), mutated
+        if normalize_request(changed) == normalize_request(body):
+            continue
+        # A top-level key the record does not carry neither proves nor refutes.
+        added = set(normalize_request(changed)) - set(normalize_request(body))
+        assert request_matches(changed, live_record(body, rng, 1)) == bool(added), mutated
+
+
+def terse_record(body: dict[str, Any], job_id: int = 24001) -> dict[str, Any]:
+    """A job record as the Profile guide shows it: no fields, `dataSetId`, defaults filled in."""
+    record = {
+        k: copy.deepcopy(v) for k, v in body.items() if k not in ("fields", "additionalFields")
+    }
+    destination = record["destination"]
+    destination["dataSetId"] = destination.pop("datasetId")
+    for segment in record.get("filter", {}).get("segments", []):
+        segment.setdefault("status", ["realized", "existing"])
+        segment.setdefault("segmentNs", "ups")
+    record.setdefault("mergePolicy", {"id": "default-policy", "version": 3})
+    record.update(id=job_id, status="NEW", creationTime=1, updateTime=2, jobType="BATCH")
+    return record
+
+
+TERSE_SPEC: dict[str, Any] = {
+    "fields": "identities.id,personalEmail.address",
+    "additionalFields": {"eventList": {"fields": ["environment.browserDetails.name"]}},
+    "filter": {"segments": [{"segmentId": "seg-1"}]},
+    "destination": {"datasetId": "5cf6bcf79ecc7c14530fe436"},
+    "schema": {"name": "_xdm.context.profile"},
+}
+
+
+def test_a_terse_record_does_not_contradict_the_request_it_was_made_from() -> None:
+    body = request_body(doc(TERSE_SPEC), "5cf6bcf79ecc7c14530fe436")
+    record = terse_record(body)
+    assert normalize_request(record) != normalize_request(body)  # equality would miss it
+    assert request_matches(body, record)
+    # What the record does carry still refutes.
+    for key, value in (
+        ("schema", {"name": "other"}),
+        ("destination", {"dataSetId": "another-dataset"}),
+        ("mergePolicy", {"id": "someone-elses", "version": 1}),
+    ):
+        assert not request_matches({**body, "mergePolicy": {"id": "mine"}}, {**record, key: value})
+    other_segment = copy.deepcopy(record)
+    other_segment["filter"]["segments"][0]["segmentId"] = "seg-2"
+    assert not request_matches(body, other_segment)
+
+
+def test_segment_status_defaults_are_not_differences_but_other_statuses_are() -> None:
+    body = request_body(doc(TERSE_SPEC), "d")
+    record = terse_record(body)
+    record["filter"]["segments"][0]["status"] = ["existing", "realized"]  # order is not meaning
+    assert request_matches(body, record)
+    record["filter"]["segments"][0]["status"] = "exited"  # a plain string is a list of one
+    assert not request_matches(body, record)
+    exited = copy.deepcopy(TERSE_SPEC)
+    exited["filter"]["segments"][0]["status"] = ["exited"]
+    assert request_matches(request_body(doc(exited), "d"), record)
+    record["filter"]["emptyProfiles"] = False  # the documented default
+    assert request_matches(request_body(doc(exited), "d"), record)
+    record["filter"]["emptyProfiles"] = True
+    assert not request_matches(request_body(doc(exited), "d"), record)
+
+
+def test_requests_answered_counts_the_documents_a_record_cannot_tell_apart() -> None:
+    one = request_body(doc(TERSE_SPEC), "d")
+    two = request_body(doc({**TERSE_SPEC, "fields": "identities.id"}), "d")
+    three = request_body(doc({**TERSE_SPEC, "schema": {"name": "other"}}), "d")
+    terse = terse_record(one)
+    # The record carries no fields: it could answer one or two, never three.
+    assert requests_answered(terse, [one, two, three]) == 2
+    assert requests_answered(terse, [one, one, three]) == 1  # the same request twice is one
+    full = {**terse, "fields": one["fields"]}
+    assert requests_answered(full, [one, two, three]) == 1
+    assert requests_answered(full, [three]) == 0
