@@ -29,10 +29,19 @@ _VERBOSE = False
 class GlobalOptions:
     """Options every command sees."""
 
-    project_dir: Path
+    project: Path | None  # -C, or the nearest folder up from here holding reconciler.yaml
     sandbox: str | None
     color: bool
     verbose: int
+
+    @property
+    def project_dir(self) -> Path:
+        """The specs repository; a command that needs one fails with one line where there is none."""
+        if self.project is None:
+            from reconciler.config import NoProject
+
+            raise NoProject(Path.cwd())
+        return self.project
 
 
 def _not_implemented(command: str) -> NoReturn:
@@ -68,9 +77,8 @@ def _engine(ctx: click.Context) -> tuple[Settings, Console]:
     "-C",
     "--project-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="The specs repository (where reconciler.yaml lives).",
+    default=None,
+    help="The specs repository (default: the nearest folder up from here with reconciler.yaml).",
 )
 @click.option(
     "--sandbox", default=None, help="Sandbox name (overrides reconciler.yaml and AEP_SANDBOX)."
@@ -79,13 +87,17 @@ def _engine(ctx: click.Context) -> tuple[Settings, Console]:
 @click.option("-v", "--verbose", count=True, help="Log each request; show tracebacks on errors.")
 @click.pass_context
 def cli(
-    ctx: click.Context, project_dir: Path, sandbox: str | None, no_color: bool, verbose: int
+    ctx: click.Context, project_dir: Path | None, sandbox: str | None, no_color: bool, verbose: int
 ) -> None:
     """Manage Adobe Experience Platform datasets and export jobs as code."""
     global _VERBOSE
     _VERBOSE = verbose > 0
     color = use_color(no_color, os.environ, sys.stdout.isatty())
-    ctx.obj = GlobalOptions(project_dir=project_dir, sandbox=sandbox, color=color, verbose=verbose)
+    if project_dir is None:
+        from reconciler.config import find_project
+
+        project_dir = find_project(Path.cwd())
+    ctx.obj = GlobalOptions(project=project_dir, sandbox=sandbox, color=color, verbose=verbose)
 
 
 @cli.command()
@@ -301,12 +313,24 @@ def emulator() -> None:
     default=Path(".reconciler/emulator"),
     show_default=True,
 )
+@click.option(
+    "--profile",
+    type=click.Choice(["cooperative", "documented"]),
+    default=None,
+    help="Behaviour profile to apply at start (default: RECONCILER_EMULATOR_PROFILE, else the "
+    "settings stored with the data; see docs/emulator.md).",
+)
 @click.pass_context
-def emulator_serve(ctx: click.Context, host: str, port: int, data_dir: Path) -> None:
-    """Run the local platform as an HTTP server."""
-    from reconciler.emulator.server import serve
+def emulator_serve(
+    ctx: click.Context, host: str, port: int, data_dir: Path, profile: str | None
+) -> None:
+    """Run the local platform as an HTTP server (Ctrl-C stops it)."""
+    from reconciler.emulator.server import EmulatorStartError, serve
 
-    serve(host, port, data_dir)
+    try:
+        serve(host, port, data_dir, profile=profile)
+    except EmulatorStartError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def main(argv: list[str] | None = None) -> None:

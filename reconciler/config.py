@@ -25,6 +25,25 @@ class ConfigError(ReconcilerError):
     """Settings given on the command line or in the environment are unusable."""
 
 
+class NoProject(ReconcilerError):
+    """A command that needs a specs repository was run outside one."""
+
+    def __init__(self, where: Path) -> None:
+        super().__init__(
+            f"no {CONFIG_NAME} in {where} or any folder above it: run reconciler from the specs "
+            "repository, or pass -C DIR"
+        )
+
+
+def find_project(start: Path) -> Path | None:
+    """The nearest folder from `start` up that holds reconciler.yaml (like git finds .git)."""
+    here = start.resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return folder
+    return None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the commands need to know about the project, resolved and absolute."""

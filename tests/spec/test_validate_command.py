@@ -58,7 +58,7 @@ def test_bad_settings_are_reported_the_same_way(tmp_path: Path) -> None:
 
 
 def test_bad_sandbox_flag_is_one_line(tmp_path: Path) -> None:
-    make_project(tmp_path, {"specs/a.yaml": DATASET})
+    make_project(tmp_path, {"reconciler.yaml": "specs: [specs]\n", "specs/a.yaml": DATASET})
     result = run("--sandbox", "../etc", "validate", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr == (
