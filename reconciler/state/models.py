@@ -40,7 +40,7 @@ class Run(_Model):
 
     jobId: int
     fingerprint: str
-    status: str
+    status: str  # the platform's status; CANCELLING: this tool asked, the platform has not ended it
     batchId: str | None = None
     batches: list[BatchRef] = Field(default_factory=list)
     datasetId: str | None = None
@@ -125,12 +125,25 @@ class Intent(_Model):
     request: dict[str, Any]  # the normalized resolved body
     watermarkMs: int | None = None
     createdAt: UtcTime
+    # The platform's watermark when the intent was written: the newest job id seen and the
+    # platform time, so the jobs the POST may have made are searched by id, not by time.
+    watermarkJobId: int | None = None
+    platformTimeMs: int | None = None
+    postedAtMs: int | None = None  # platform time of the POST (the start of the settle window)
+    answerJobId: int | None = None  # the id an unreadable or failed answer named, if any
+    # pending: written before the POST; unknown: the POST may have happened, never resent
+    # until resolved
+    outcome: Literal["pending", "unknown"] = "pending"
 
 
 class UnmanagedJob(_Model):
+    """A live job no resource claims, as a refresh saw it (incremental ones list it only once)."""
+
     status: str
     createdMs: int
     datasetId: str | None = None
+    # normalize_request of the live record, so a document can adopt it under any refresh
+    request: dict[str, Any] | None = None
 
 
 class Observed(_Model):

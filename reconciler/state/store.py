@@ -169,7 +169,15 @@ class StateWriter:
         `SETTLE_BYTES` the journal stays (a rewrite would cost what the journal saves).
         """
         if self._journal_lines and self._snapshot_bytes + self._journal_bytes <= SETTLE_BYTES:
-            self._write_snapshot(self.read())
+            self.compact()
+
+    def compact(self) -> None:
+        """Rewrite the snapshot as the state on disk now and empty the journal; the serial stays.
+
+        The state is the same before and after (only its files change), so a plan saved against
+        this serial is still current: compaction is not a write of the state.
+        """
+        self._write_snapshot(self.read())
 
     @property
     def journal_lines(self) -> int:
@@ -222,7 +230,11 @@ class StateWriter:
     def _append(self, line: bytes) -> None:
         journal = self._store.journal_path
         new = not journal.exists()
-        with open(journal, "ab") as handle:
+        # Private like the snapshot (mkstemp makes it 0600): it holds the same resources.
+        fd = os.open(journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)  # written by an older version, which left it 0644
+        with os.fdopen(fd, "ab") as handle:
             try:
                 handle.write(line)
                 handle.flush()
@@ -377,7 +389,7 @@ class StateStore:
             _truncate(self.journal_path, scanned.valid_length)
         snapshot_bytes = self.path.stat().st_size if self.path.exists() else 0
         if len(scanned.entries) >= MAX_LINES or scanned.valid_length >= snapshot_bytes:
-            writer.write(writer.read())
+            writer.compact()
 
     def _remove_stale_temp_files(self) -> None:
         # Left by a writer killed between creating its temp file and the rename; only the lock

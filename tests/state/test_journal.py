@@ -166,7 +166,8 @@ def test_lock_folds_a_journal_grown_past_the_snapshot(tmp_path: Path) -> None:
     with store.lock():
         pass
     assert store.journal_path.read_bytes() == b""
-    assert store.read().resources == state.resources and store.read().serial == state.serial + 1
+    # Folding is not a write of the state: a plan saved against this serial is still current.
+    assert store.read().resources == state.resources and store.read().serial == state.serial
 
 
 def _writes(store: StateStore) -> tuple[list[State], bytes]:
@@ -444,3 +445,46 @@ def test_a_large_state_keeps_its_journal_when_the_lock_is_released(
         state = writer.write(state, ["exportjob/a"])
     assert len(journal_of(store)) == 1
     assert store.read() == state
+
+
+def test_the_compaction_when_the_lock_is_taken_keeps_the_serial(tmp_path: Path) -> None:
+    # Issue 13 case 13: a plan saved on a large state was refused as stale by the apply that
+    # took the lock, because folding the journal in counted as a write.
+    store = StateStore(tmp_path / "s.json")
+    with store.lock() as writer:
+        state = writer.write(big_state())
+        for i in range(MAX_LINES):
+            state.observed.watermarkMs = i
+            state = writer.write(state, ())
+        assert writer.journal_lines == MAX_LINES  # bounds reached, folded at the next lock
+    saved = store.read()  # what `plan --out` reads (no lock)
+    snapshot_serial = json.loads(store.path.read_text())["serial"]
+    assert saved.serial == snapshot_serial + MAX_LINES
+    with store.lock() as writer:
+        assert store.journal_path.read_bytes() == b""  # the journal was folded in
+        held = writer.read()
+        assert held == saved and held.serial == saved.serial
+        assert json.loads(store.path.read_text())["serial"] == saved.serial
+        held.observed.watermarkMs = -1
+        after = writer.write(held, ())  # the next real write journals after the new snapshot
+    assert after.serial == saved.serial + 1
+    assert journal_of(store)[0]["base"] == saved.serial
+    assert store.read() == after
+
+
+def test_the_journal_is_private_like_the_snapshot(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "s.json")
+    with store.lock() as writer:
+        state = writer.write(big_state())
+        state.observed.watermarkMs = 1
+        state = writer.write(state, ())
+    assert store.path.stat().st_mode & 0o777 == 0o600
+    assert store.journal_path.stat().st_mode & 0o777 == 0o600
+    # A journal an older version left readable by all is made private by the next append.
+    store.journal_path.chmod(0o644)
+    with store.lock() as writer:
+        state = writer.read()
+        state.observed.watermarkMs = 2
+        writer.write(state, ())
+    assert store.journal_path.stat().st_mode & 0o777 == 0o600
+    assert store.read().observed.watermarkMs == 2

@@ -315,3 +315,45 @@ def test_a_hand_edited_file_with_loosely_typed_values_still_reads(tmp_path: Path
     assert state.serial == 7
     res = state.export_job("exportjob/daily")
     assert res is not None and res.runs[0].createdAt == T0
+
+
+def test_a_file_written_before_the_issue_13_fields_reads_with_their_defaults(
+    tmp_path: Path,
+) -> None:
+    store = StateStore(tmp_path / "s.json")
+    old = json.loads(sample_state().model_copy(update={"serial": 3, "lineage": "l"}).to_json())
+    for key in ("watermarkJobId", "platformTimeMs", "postedAtMs", "answerJobId", "outcome"):
+        del old["pending"][0][key]
+    old["observed"]["unmanagedJobs"] = {"7": {"status": "NEW", "createdMs": 4}}
+    store.path.write_text(json.dumps(old, indent=2))
+    state = store.read()
+    intent = state.pending[0]
+    assert (intent.watermarkJobId, intent.platformTimeMs, intent.postedAtMs) == (None, None, None)
+    assert (intent.answerJobId, intent.outcome) == (None, "pending")
+    assert state.observed.unmanagedJobs[7].request is None
+    # ... and the new ones round-trip, a run may be CANCELLING.
+    state.pending[0] = intent.model_copy(
+        update={
+            "watermarkJobId": 24000,
+            "postedAtMs": 5,
+            "answerJobId": 24001,
+            "outcome": "unknown",
+        }
+    )
+    state.observed.unmanagedJobs[7] = state.observed.unmanagedJobs[7].model_copy(
+        update={"request": {"schema": {"name": "_xdm.context.profile"}}}
+    )
+    job = state.export_job("exportjob/daily")
+    assert job is not None
+    job.runs[0] = job.runs[0].model_copy(update={"status": "CANCELLING"})
+    with store.lock() as writer:
+        written = writer.write(state)
+    back = store.read()
+    assert back == written
+    assert back.pending[0].outcome == "unknown" and back.pending[0].answerJobId == 24001
+    assert back.observed.unmanagedJobs[7].request == {"schema": {"name": "_xdm.context.profile"}}
+    with pytest.raises(StateFileError, match="outcome"):
+        bad = json.loads(back.to_json())
+        bad["pending"][0]["outcome"] = "maybe"
+        store.path.write_text(json.dumps(bad))
+        store.read()
