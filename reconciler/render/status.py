@@ -25,7 +25,7 @@ class StatusEntry:
 def render_status(entries: Sequence[StatusEntry], fmt: str = "text") -> str:
     """The entries as an aligned text table or a JSON document (`{"resources": [...]}`)."""
     if fmt == "json":
-        doc = {"resources": [asdict(e) | {"batches": list(e.batches)} for e in entries]}
+        doc = {"resources": [_json_entry(e) for e in entries]}
         return json.dumps(doc, indent=2) + "\n"
     if not entries:
         return "No managed resources in state; run 'reconciler apply' first.\n"
@@ -43,6 +43,17 @@ def render_status(entries: Sequence[StatusEntry], fmt: str = "text") -> str:
         for e in entries
     ]
     return table(rows)
+
+
+def _json_entry(entry: StatusEntry) -> dict[str, object]:
+    """One entry with the camelCase keys of the plan JSON and the state (datasetId, jobId, ...)."""
+    plain = asdict(entry) | {"batches": list(entry.batches)}
+    return {_camel(key): value for key, value in plain.items()}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 def table(rows: Sequence[Sequence[str]]) -> str:
