@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from reconciler.render.status import table
+from reconciler.render.status import table, terminal_width
 
 AUDIT_COLUMNS = (
     "type",
@@ -166,8 +166,13 @@ _HUMAN_HEADER = (
 )
 
 
-def render_audit(entries: Sequence[AuditEntry], fmt: str, now: datetime) -> str:
-    """The entries as text, markdown, json (`{"objects": [...]}`) or csv (with a header row)."""
+def render_audit(
+    entries: Sequence[AuditEntry], fmt: str, now: datetime, *, width: int | None = -1
+) -> str:
+    """The entries as text, markdown, json (`{"objects": [...]}`) or csv (with a header row).
+
+    Text fits `width` columns (default: the terminal's when stdout is one; None: no limit).
+    """
     if fmt == "json":
         objects = [_record(e, now) for e in entries]
         return json.dumps({"formatVersion": 1, "objects": objects}, indent=2) + "\n"
@@ -190,4 +195,5 @@ def render_audit(entries: Sequence[AuditEntry], fmt: str, now: datetime) -> str:
         return "\n".join(lines) + "\n"
     if not entries:
         return summary_line(entries) + "\n"
-    return table([_HUMAN_HEADER, *rows]) + summary_line(entries) + "\n"
+    fit = terminal_width() if width == -1 else width
+    return table([_HUMAN_HEADER, *rows], fit) + summary_line(entries) + "\n"

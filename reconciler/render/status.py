@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
@@ -22,7 +24,9 @@ class StatusEntry:
     note: str = ""
 
 
-def render_status(entries: Sequence[StatusEntry], fmt: str = "text") -> str:
+def render_status(
+    entries: Sequence[StatusEntry], fmt: str = "text", *, width: int | None = -1
+) -> str:
     """The entries as an aligned text table or a JSON document (`{"resources": [...]}`)."""
     if fmt == "json":
         doc = {"resources": [_json_entry(e) for e in entries]}
@@ -42,7 +46,7 @@ def render_status(entries: Sequence[StatusEntry], fmt: str = "text") -> str:
         )
         for e in entries
     ]
-    return table(rows)
+    return table(rows, terminal_width() if width == -1 else width)
 
 
 def _json_entry(entry: StatusEntry) -> dict[str, object]:
@@ -56,10 +60,44 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def table(rows: Sequence[Sequence[str]]) -> str:
-    """Rows as left-aligned columns separated by two spaces."""
+def terminal_width() -> int | None:
+    """The terminal's columns when stdout is one; None (no limit) for files, pipes and CI logs."""
+    if not sys.stdout.isatty():
+        return None
+    return shutil.get_terminal_size().columns
+
+
+def table(rows: Sequence[Sequence[str]], width: int | None = None) -> str:
+    """Rows as left-aligned columns separated by two spaces, shortened to fit `width` if given.
+
+    The widest columns give way first, down to their header's length, then (a very narrow
+    terminal) down to 4; a shortened cell ends with an ellipsis. `--format json` always carries
+    the full values.
+    """
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    if width is not None:
+        headers = [len(h) for h in rows[0]]
+        widths = _fit(
+            widths, [min(w, max(4, h)) for w, h in zip(widths, headers, strict=True)], width
+        )
+        widths = _fit(widths, [min(w, 4) for w in widths], width)
     lines = [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+        "  ".join(_cell(c, w).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
     ]
     return "\n".join(lines) + "\n"
+
+
+def _fit(widths: list[int], floors: list[int], width: int) -> list[int]:
+    fitted = list(widths)
+    while sum(fitted) + 2 * (len(fitted) - 1) > width:
+        shrinkable = [i for i, w in enumerate(fitted) if w > floors[i]]
+        if not shrinkable:
+            break
+        widest = max(shrinkable, key=lambda i: fitted[i])
+        fitted[widest] -= 1
+    return fitted
+
+
+def _cell(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "\u2026"

@@ -45,3 +45,47 @@ def test_text_table() -> None:
         "BATCHES",
     ]
     assert "24001" in text and "b1" in text
+
+
+def test_text_fits_the_width_and_json_keeps_everything() -> None:
+    long_note = StatusEntry(
+        "exportjob/" + "a-very-long-document-name" * 3,
+        "exportjob",
+        "SUCCEEDED",
+        "5b020a27e7040801dedba61b",
+        job_id=24001,
+        batches=tuple(f"batch-{i:030d}" for i in range(4)),
+        finished_at="2026-11-22T12:00:00Z",
+        runs=2,
+    )
+    text = render_status([ENTRY, long_note], "text", width=80)
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "\u2026" in text
+    assert "24001" in text
+    wide = render_status([ENTRY, long_note], "text", width=None)
+    assert max(len(line) for line in wide.splitlines()) > 80
+    full = json.loads(render_status([long_note], "json"))["resources"][0]
+    assert full["address"] == long_note.address and len(full["batches"]) == 4
+
+
+def test_audit_text_fits_80_columns() -> None:
+    from datetime import UTC, datetime
+
+    from reconciler.render.audit import AuditEntry, render_audit
+
+    now = datetime(2026, 11, 22, tzinfo=UTC)
+    entry = AuditEntry(
+        "exportjob",
+        "24001",
+        "SUCCEEDED",
+        "exportjob/" + "x" * 60,
+        "5b020a27e7040801dedba61b",
+        tuple(f"batch-{i:030d}" for i in range(3)),
+        "ab" * 32,
+        "create",
+        now,
+        records=10,
+    )
+    text = render_audit([entry], "text", now, width=80)
+    table_lines = text.splitlines()[:-1]
+    assert max(len(line) for line in table_lines) <= 80
