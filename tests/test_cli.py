@@ -60,3 +60,11 @@ def test_bad_usage_is_one_line_exit_1(args: list[str]) -> None:
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().startswith("error:")
+
+
+@pytest.mark.parametrize("group", ["state", "emulator"])
+def test_a_group_alone_prints_its_help(group: str) -> None:
+    result = run(group)
+    assert result.returncode == 0
+    assert result.stdout.startswith(f"Usage: reconciler {group} [OPTIONS] COMMAND")
+    assert "error" not in result.stderr

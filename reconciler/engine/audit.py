@@ -23,6 +23,21 @@ from reconciler.state import DatasetResource, ExportJobResource, Run, State
 _LABEL_RE = re.compile(r"^([^=\s]+)=(.*)$")
 
 
+# Job statuses (both spellings of cancelled), a dataset's `present`, a run gone from the platform.
+AUDIT_STATUSES = frozenset(
+    {
+        "NEW",
+        "PROCESSING",
+        "SUCCEEDED",
+        "FAILED",
+        "CANCELLED",
+        "CANCELED",
+        "PRESENT",
+        "NOT ON PLATFORM",
+    }
+)
+
+
 @dataclass(frozen=True)
 class AuditFilter:
     """Which objects an audit shows: created since, owner labels (all must match), statuses."""
@@ -62,7 +77,16 @@ def parse_filter(
         if not match:
             raise UsageError(f"--label '{label}' is not key=value; write e.g. --label team=crm")
         pairs.append((match.group(1), match.group(2)))
-    return AuditFilter(since_time, tuple(pairs), frozenset(s.upper() for s in statuses))
+    wanted = frozenset(s.upper() for s in statuses)
+    unknown = sorted(wanted - AUDIT_STATUSES)
+    if unknown:
+        raise UsageError(
+            f"--status '{unknown[0]}' is not a status an audit shows; use one of "
+            f"{', '.join(sorted(AUDIT_STATUSES - {'CANCELED'}))}"
+        )
+    if "CANCELED" in wanted or "CANCELLED" in wanted:
+        wanted |= {"CANCELED", "CANCELLED"}
+    return AuditFilter(since_time, tuple(pairs), wanted)
 
 
 def _ms(value: int | None) -> datetime | None:
