@@ -202,6 +202,27 @@ def apply(
 
 
 @cli.command()
+@click.argument("planfile", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=_FORMATS_PLAN, default="text", show_default=True)
+@click.pass_context
+def show(ctx: click.Context, planfile: Path, fmt: str) -> None:
+    """Render a saved plan (from 'plan --out') without reading the platform or the state."""
+    from typing import cast
+
+    from reconciler.engine.model import Plan
+    from reconciler.engine.workflow import UsageError
+    from reconciler.render.plan import PlanFormat, render_plan
+
+    try:
+        text = planfile.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read the saved plan {planfile}: {exc.strerror}") from None
+    saved = Plan.from_json(text, source=str(planfile))
+    rendered = render_plan(saved, cast(PlanFormat, fmt), color=_opts(ctx).color)
+    click.echo(rendered.rstrip("\n"))
+
+
+@cli.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.pass_context
 def status(ctx: click.Context, fmt: str) -> None:
