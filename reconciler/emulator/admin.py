@@ -8,11 +8,12 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from reconciler.emulator import batches as batches_mod
+from reconciler.emulator import behaviour as behaviour_mod
 from reconciler.emulator import datasets, defaults, job_record, jobs
 from reconciler.emulator.auth import digest, sandbox_from_headers
 from reconciler.emulator.body import json_body
 from reconciler.emulator.config import apply_changes
-from reconciler.emulator.context import ORG_ID, Emulator, Scope, emulator_of
+from reconciler.emulator.context import ORG_ID, SANDBOX_NAME, Emulator, Scope, emulator_of
 from reconciler.emulator.faults import parse_endpoint_fault, parse_job_outcomes
 from reconciler.emulator.problems import bad_request, service_error
 
@@ -29,7 +30,11 @@ def admin_scope(request: Request) -> Scope:
 
 
 def _clock_json(emu: Emulator) -> dict[str, Any]:
-    return {"now_ms": emu.clock.now_ms(), "frozen": emu.clock.frozen}
+    return {
+        "now_ms": emu.clock.now_ms(),
+        "frozen": emu.clock.frozen,
+        "skew_ms": emu.clock.skew_ms(),
+    }
 
 
 @router.get("/clock")
@@ -69,6 +74,70 @@ async def move_clock(request: Request) -> JSONResponse:
             raise bad_request("clock.advance_seconds: expected a number of at most 1e10")
         emu.clock.advance(float(step))
     return JSONResponse(_clock_json(emu))
+
+
+def _profile_json(emu: Emulator) -> dict[str, Any]:
+    return {
+        "name": emu.profile,
+        "behaviour": emu.behaviour.to_json(),
+        "clock_offset_seconds": round(emu.clock.offset_seconds()),
+    }
+
+
+@router.get("/behaviour")
+def get_behaviour(request: Request) -> JSONResponse:
+    """echo, cancel, cancel_delay_seconds, cancel_ends, catalog, sandboxes."""
+    return JSONResponse(emulator_of(request).behaviour.to_json())
+
+
+@router.post("/behaviour")
+async def set_behaviour(request: Request) -> JSONResponse:
+    """Change some behaviour settings; the others stay."""
+    emu = emulator_of(request)
+    changed = behaviour_mod.apply_changes(emu.behaviour, await json_body(request))
+    emu.set_behaviour(changed)
+    return JSONResponse(changed.to_json())
+
+
+@router.get("/profile")
+def get_profile(request: Request) -> JSONResponse:
+    """The profile last applied (null once a setting changed on its own), behaviour, clock."""
+    return JSONResponse(_profile_json(emulator_of(request)))
+
+
+@router.post("/profile")
+async def set_profile(request: Request) -> JSONResponse:
+    """{"name": "cooperative" | "documented", "clock_offset_seconds"?}: every setting at once."""
+    emu = emulator_of(request)
+    body = await json_body(request)
+    if not isinstance(body, dict) or set(body) - {"name", "clock_offset_seconds"}:
+        raise bad_request('profile: expected {"name": "documented"} or {"name": "cooperative"}')
+    name = body.get("name")
+    behaviour_mod.profile(name)  # a 400 for an unknown name, before anything changes
+    assert isinstance(name, str)
+    emu.apply_profile(name, behaviour_mod.clock_offset_of(name, body))
+    return JSONResponse(_profile_json(emu))
+
+
+@router.get("/sandboxes")
+def list_sandboxes(request: Request) -> JSONResponse:
+    """{"sandboxes": [names]}: the seeded prod, dev, stage and every one added."""
+    return JSONResponse({"sandboxes": emulator_of(request).sandboxes()})
+
+
+@router.post("/sandboxes")
+async def add_sandbox(request: Request) -> JSONResponse:
+    """{"name": "x"}: create a sandbox (idempotent; needed under sandboxes: strict)."""
+    emu = emulator_of(request)
+    body = await json_body(request)
+    name = body.get("name") if isinstance(body, dict) else None
+    if not isinstance(name, str) or not SANDBOX_NAME.match(name) or set(body) - {"name"}:
+        raise bad_request(
+            'sandboxes: expected {"name": "x"}, a name of lowercase letters, digits and "-" '
+            "(at most 30)"
+        )
+    emu.add_sandbox(name)
+    return JSONResponse({"name": name, "sandboxes": emu.sandboxes()}, status_code=201)
 
 
 @router.get("/config")

@@ -68,4 +68,4 @@ def create_app(data_dir: Path, *, token_ttl_seconds: int | None = None) -> Fault
         return service_error(500, f"Emulator error: {type(exc).__name__}").response()
 
     routes = [route for router in platform for route in router.routes]
-    return FaultMiddleware(app, emu.faults, emu.stats, routes)
+    return FaultMiddleware(app, emu.faults, emu.stats, routes, emu.clock)

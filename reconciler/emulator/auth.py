@@ -161,7 +161,13 @@ def authorize(request: Request) -> Scope:
         raise gateway_error("403027")
     if org != row["org_id"]:
         raise gateway_error("403025")
-    return Scope(org, sandbox_from_headers(request, required=True))
+    sandbox = sandbox_from_headers(request, required=True)
+    if emu.behaviour.sandboxes == "strict" and not emu.sandbox_exists(sandbox):
+        # Sandboxes are made through their own API, never by naming one. The documents give no
+        # body for an unknown name: the gateway's refusal of a header value the credentials'
+        # product profile does not cover (TS, api-facts-more.md 4).
+        raise gateway_error("403025")
+    return Scope(org, sandbox)
 
 
 def sandbox_from_headers(request: Request, *, required: bool) -> str:

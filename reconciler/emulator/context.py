@@ -8,8 +8,10 @@ from pathlib import Path
 
 from fastapi import Request
 
+from reconciler.emulator import behaviour as behaviour_mod
 from reconciler.emulator import config as config_mod
 from reconciler.emulator import defaults
+from reconciler.emulator.behaviour import Behaviour
 from reconciler.emulator.clock import Clock
 from reconciler.emulator.config import EmulatorConfig
 from reconciler.emulator.faults import Faults, Stats
@@ -38,6 +40,31 @@ class Emulator:
         self.stats = Stats()
         self.files_dir = data_dir / "files"
         self.files_dir.mkdir(parents=True, exist_ok=True)
+        self._behaviour = behaviour_mod.load(self.store)
+
+    @property
+    def behaviour(self) -> Behaviour:
+        """The current (persisted) behaviour settings."""
+        return self._behaviour
+
+    def set_behaviour(self, behaviour: Behaviour, *, profile: str | None = None) -> None:
+        """Persist new behaviour settings; profile names the profile they came from, if any."""
+        with self.store.tx():
+            behaviour_mod.save(self.store, behaviour)
+            self.store.set_meta("profile", profile)
+        self._behaviour = behaviour
+
+    @property
+    def profile(self) -> str | None:
+        """The profile last applied, or None once a setting was changed on its own."""
+        name = self.store.get_meta("profile")
+        return name if isinstance(name, str) else None
+
+    def apply_profile(self, name: str, clock_offset_seconds: float) -> None:
+        """Set every behaviour of a profile, its clock offset, and clear the faults."""
+        self.set_behaviour(behaviour_mod.profile(name), profile=name)
+        self.clock.set_offset(clock_offset_seconds)
+        self.faults.clear()
 
     @property
     def config(self) -> EmulatorConfig:
@@ -47,6 +74,25 @@ class Emulator:
     def set_config(self, config: EmulatorConfig) -> None:
         """Persist a new configuration."""
         config_mod.save(self.store, config)
+
+    def sandboxes(self) -> list[str]:
+        """Every sandbox name: the seeded ones and those added through /_emulator/sandboxes."""
+        with self.store.tx() as db:
+            added = [r["name"] for r in db.execute("SELECT name FROM sandboxes")]
+        return sorted({*defaults.SANDBOXES, *added})
+
+    def add_sandbox(self, name: str) -> None:
+        """Create a sandbox (nothing happens when it exists)."""
+        with self.store.tx() as db:
+            db.execute("INSERT OR IGNORE INTO sandboxes (name) VALUES (?)", (name,))
+
+    def sandbox_exists(self, name: str) -> bool:
+        """Whether a sandbox of this name exists (under strict sandboxes, only those answer)."""
+        if name in defaults.SANDBOXES:
+            return True
+        with self.store.tx() as db:
+            row = db.execute("SELECT 1 FROM sandboxes WHERE name = ?", (name,)).fetchone()
+        return row is not None
 
     def population(self, scope: Scope) -> tuple[int, int]:
         """(profiles, seed) of a scope's population, created lazily with the defaults."""

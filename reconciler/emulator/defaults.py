@@ -14,6 +14,8 @@ SCOPES: Final = (
     "additional_info.projectedProductContext",
 )
 DEFAULT_SANDBOX: Final = "prod"
+# The sandboxes every org has; more are added with POST /_emulator/sandboxes.
+SANDBOXES: Final = ("prod", "dev", "stage")
 
 TOKEN_TTL_SECONDS: Final = 86399  # api-facts.md: "expires_in": 86399 (24 h)
 JOB_NEW_SECONDS: Final = 1.0

@@ -14,6 +14,18 @@ from typing import Any
 from reconciler.emulator.problems import bad_request
 
 _PARAM = re.compile(r"\{[^}]*\}")
+SCHEDULE_ENTRIES = (
+    "ok",
+    "500",
+    "502",
+    "503",
+    "504",
+    "429",
+    "commit_500",
+    "commit_drop",
+    "commit_slow",
+)
+LISTINGS = ("repeat", "ignore_start")
 _METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
 
 
@@ -35,6 +47,11 @@ class EndpointFault:
     error_count: int | None = None  # None: every matching request rolls error_rate
     drop_after_commit: int = 0
     seed: int | None = None
+    # "service": problem details (the default); "gateway": {"error_code", "message"} (TS).
+    error_body: str = "service"
+    schedule: deque[str] = field(default_factory=deque)
+    slow_seconds: float = 35.0
+    listing: str | None = None
     window: deque[float] = field(default_factory=deque)
     rng: random.Random = field(default_factory=random.Random)
 
@@ -48,6 +65,10 @@ class EndpointFault:
             "error_status": self.error_status,
             "error_count": self.error_count,
             "drop_after_commit": self.drop_after_commit,
+            "error_body": self.error_body,
+            "schedule": list(self.schedule),
+            "slow_seconds": self.slow_seconds,
+            "listing": self.listing,
         }
 
 
@@ -106,6 +127,25 @@ def parse_endpoint_fault(body: dict[str, Any]) -> EndpointFault:
     if body.get("seed") is not None:
         fault.seed = _int(body, "seed", 0, 0, 2**31)
         fault.rng = random.Random(fault.seed)
+    fault.error_body = body.get("error_body", "service")
+    if fault.error_body not in ("service", "gateway"):
+        raise bad_request('faults.error_body: expected "service" or "gateway"')
+    schedule = body.get("schedule", [])
+    if not isinstance(schedule, list) or not all(e in SCHEDULE_ENTRIES for e in schedule):
+        raise bad_request(
+            f"faults.schedule: expected a list of {list(SCHEDULE_ENTRIES)}, got {schedule!r}"
+        )
+    if len(schedule) > 100_000:
+        raise bad_request("faults.schedule: at most 100000 entries")
+    fault.schedule = deque(schedule)
+    slow = body.get("slow_seconds", 35.0)
+    if isinstance(slow, bool) or not isinstance(slow, int | float) or not 0 <= slow <= 600:
+        raise bad_request(f"faults.slow_seconds: expected seconds from 0 to 600, got {slow!r}")
+    fault.slow_seconds = float(slow)
+    listing = body.get("listing")
+    if listing is not None and listing not in LISTINGS:
+        raise bad_request(f"faults.listing: expected one of {list(LISTINGS)} or null")
+    fault.listing = listing
     return fault
 
 
@@ -209,6 +249,18 @@ class Faults:
                     fault.error_count -= 1
                 return hit
             return fault.error_rate > 0 and fault.rng.random() < fault.error_rate
+
+    def take_scheduled(self, fault: EndpointFault) -> str | None:
+        """The next entry of the fault's schedule (consumed), or None once it is used up."""
+        with self._lock:
+            return fault.schedule.popleft() if fault.schedule else None
+
+    def listing(self, key: str) -> str | None:
+        """The listing misbehaviour set for an endpoint (its own fault first, then "*")."""
+        for fault in self.match(key):
+            if fault.listing is not None:
+                return fault.listing
+        return None
 
     def take_drop(self, fault: EndpointFault) -> bool:
         """Whether this request's connection is dropped after its effect is committed."""

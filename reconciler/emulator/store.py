@@ -38,7 +38,15 @@ CREATE TABLE IF NOT EXISTS batches (
     dataset_id TEXT NOT NULL, segment TEXT, created_ms INTEGER NOT NULL,
     status TEXT, completed_ms INTEGER, records INTEGER, bytes INTEGER, files TEXT);
 CREATE INDEX IF NOT EXISTS batches_job ON batches (job_id);
+CREATE TABLE IF NOT EXISTS sandboxes (name TEXT PRIMARY KEY);
 """
+# Columns added after the first release: (table, column, definition), added when missing.
+_ADDED_COLUMNS = (
+    # The clock's skew when the job was created: its progress does not go back with the clock.
+    ("jobs", "skew_ms", "INTEGER NOT NULL DEFAULT 0"),
+    # When a marked cancel was asked for: the job's own end after it is suppressed.
+    ("jobs", "marked_ms", "INTEGER"),
+)
 
 # Job ids start where the seeds' examples live, so ids look like the platform's.
 _FIRST_JOB_ID = 24000
@@ -58,6 +66,10 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        for table, column, definition in _ADDED_COLUMNS:
+            present = {r["name"] for r in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
         with self.tx() as db:
             seeded = db.execute("SELECT 1 FROM sqlite_sequence WHERE name='jobs'").fetchone()
             if seeded is None:
