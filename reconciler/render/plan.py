@@ -12,10 +12,12 @@ from reconciler.render.plan_text import render_text
 PlanFormat = Literal["text", "markdown", "json"]
 
 
-def render_plan(plan: Plan, fmt: PlanFormat = "text", *, color: bool = False) -> str:
-    """The plan in `fmt`; `color` only affects text."""
+def render_plan(
+    plan: Plan, fmt: PlanFormat = "text", *, color: bool = False, verbose: bool = False
+) -> str:
+    """The plan in `fmt`; `color` and `verbose` (error call stacks) only affect text."""
     if fmt == "markdown":
         return render_markdown(plan)
     if fmt == "json":
         return render_json(plan)
-    return render_text(plan, color=color)
+    return render_text(plan, color=color, verbose=verbose)
