@@ -34,10 +34,16 @@ class Credentials:
 
 @dataclass(frozen=True)
 class Endpoints:
-    """Base URLs of the platform and of IMS, without a trailing slash."""
+    """Base URLs of the platform and of IMS, without a trailing slash.
+
+    `platform_source` and `ims_source` name where each URL came from (an environment variable),
+    so "nothing answers" errors can say what to change.
+    """
 
     platform: str
     ims: str
+    platform_source: str = "AEP_ENDPOINT"
+    ims_source: str = "AEP_IMS_ENDPOINT"
 
 
 def _base_url(name: str, value: str) -> str:

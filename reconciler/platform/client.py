@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 from urllib.parse import quote
@@ -13,7 +16,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as ModelError
 
 from reconciler.platform.auth import Credentials, Endpoints
-from reconciler.platform.errors import NotFoundError, UnexpectedResponseError
+from reconciler.platform.errors import NotFoundError, OutcomeUnknown, UnexpectedResponseError
 from reconciler.platform.models import (
     BatchFile,
     CatalogBatch,
@@ -21,6 +24,7 @@ from reconciler.platform.models import (
     ExportJobRecord,
     MergePolicy,
     SegmentDefinition,
+    UnreadableRecord,
 )
 from reconciler.platform.paging import catalog_entries, id_from_ref, offset_from_next
 from reconciler.platform.retry import Backoff
@@ -34,6 +38,30 @@ CATALOG = "/data/foundation/catalog"
 UPS = "/data/core/ups"
 EXPORT = "/data/foundation/export"
 MAX_CATALOG_PAGE = 100
+# The Catalog's default listing order is not documented (nor creation order): ask for one that
+# new datasets cannot disturb, since they sort after every page already read.
+CATALOG_ORDER = "asc:created"
+# A listing that has not ended after this many pages is not going to: stop with an error.
+MAX_PAGES = 5000
+DATASET_DELETE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class CancelAnswer:
+    """What the platform said to a job DELETE.
+
+    `marked`: it said the job was marked for cancelling (the Segmentation guide's 200); False for
+    a 204 without a body (the Profile guide) or a "deleted" answer. `message`: its words, if any.
+    Either way the job may still be in flight: read it to learn how it ended.
+    """
+
+    marked: bool
+    message: str | None = None
+
+    @property
+    def deleted(self) -> bool:
+        """Whether the platform said it deleted the job's record (a DELETE of a finished job)."""
+        return self.message is not None and "deleted" in self.message.lower()
 
 
 class PlatformClient:
@@ -50,6 +78,9 @@ class PlatformClient:
         max_workers: int = 8,
         rate_limit: float | None = None,
         backoff: Backoff | None = None,
+        notify: Callable[[str], None] | None = None,
+        notify_after: float = 2.0,
+        unreachable_seconds: float = 4.0,
     ) -> None:
         self.sandbox = sandbox
         self.max_workers = max(1, max_workers)
@@ -62,6 +93,9 @@ class PlatformClient:
             pool_size=self.max_workers,
             rate_limit=rate_limit,
             backoff=backoff,
+            notify=notify,
+            notify_after=notify_after,
+            unreachable_seconds=unreachable_seconds,
         )
         self._pool: ThreadPoolExecutor | None = None
 
@@ -69,6 +103,15 @@ class PlatformClient:
     def calls(self) -> int:
         """HTTP requests sent so far (token requests and retries included)."""
         return self._transport.calls
+
+    def platform_now_ms(self) -> int | None:
+        """The platform's clock (ms), from the newest `Date` header; None before any answer."""
+        return self._transport.platform_now_ms()
+
+    def platform_now(self) -> datetime | None:
+        """The platform's clock as a UTC datetime; None before any answer."""
+        now_ms = self.platform_now_ms()
+        return None if now_ms is None else datetime.fromtimestamp(now_ms / 1000, UTC)
 
     def close(self) -> None:
         """Stop the worker pool and close pooled connections."""
@@ -102,9 +145,14 @@ class PlatformClient:
         response = self._transport.platform(
             "POST", path, params={"requestDataSource": "true"}, json=dict(body)
         )
-        dataset_id = id_from_ref(_json(response, "POST", path))
+        try:
+            dataset_id = id_from_ref(response.json())
+        except ValueError:
+            dataset_id = None
         if dataset_id is None:
-            raise _unexpected(response, "POST", path, "no dataset reference in the answer")
+            # The platform accepted the POST: the dataset most likely exists, under an id the
+            # answer does not show.
+            raise _unknown(response, "POST", path, "no dataset reference")
         return dataset_id
 
     def get_dataset(self, dataset_id: str) -> CatalogDataset | None:
@@ -116,25 +164,38 @@ class PlatformClient:
         return self._one_catalog_object(response, path, dataset_id, CatalogDataset)
 
     def iter_datasets(
-        self, *, filters: Mapping[str, str] | None = None, page_size: int = 100
+        self,
+        *,
+        filters: Mapping[str, str] | None = None,
+        page_size: int = 100,
+        max_pages: int = MAX_PAGES,
     ) -> Iterator[CatalogDataset]:
-        """Every dataset matching the Catalog `filters`, page by page (`start`/`limit`)."""
+        """Every dataset matching the Catalog `filters`, oldest first (`orderBy=asc:created`).
+
+        Paged by `start`/`limit`; never yields an id twice. A page that adds no new id (a
+        Catalog that ignores `start`), or more than `max_pages` pages, raises
+        `UnexpectedResponseError` rather than loop.
+        """
         path = f"{CATALOG}/dataSets"
         limit = min(max(1, page_size), MAX_CATALOG_PAGE)
         start = 0
         seen: set[str] = set()
-        while True:
-            params: dict[str, str | int] = {**(filters or {}), "start": start, "limit": limit}
+        for page in range(1, max_pages + 2):
+            params: dict[str, str | int] = {"orderBy": CATALOG_ORDER, **(filters or {})}
+            params.update(start=start, limit=limit)
             response = self._transport.platform("GET", path, params=params)
+            if page > max_pages:
+                raise _unexpected(response, "GET", path, _endless(max_pages, "datasets"))
             try:
                 entries = catalog_entries(_json(response, "GET", path))
             except TypeError as exc:
                 raise _unexpected(response, "GET", path, str(exc)) from None
-            for dataset_id, obj in entries:
-                # Objects created while paging can shift a page; never yield one twice.
-                if dataset_id not in seen:
-                    seen.add(dataset_id)
-                    yield _parse(CatalogDataset, {**obj, "id": dataset_id}, response, "GET", path)
+            fresh = [(i, obj) for i, obj in entries if i not in seen]
+            if entries and not fresh:
+                raise _unexpected(response, "GET", path, _no_new_ids(page, f"start={start}"))
+            for dataset_id, obj in fresh:
+                seen.add(dataset_id)
+                yield _parse(CatalogDataset, {**obj, "id": dataset_id}, response, "GET", path)
             if len(entries) < limit:
                 return
             start += len(entries)
@@ -145,8 +206,24 @@ class PlatformClient:
         self._transport.platform("PATCH", path, json=dict(changes))
 
     def delete_dataset(self, dataset_id: str) -> None:
-        """Delete a dataset; raises `NotFoundError` when it did not exist."""
-        self._transport.platform("DELETE", f"{CATALOG}/dataSets/{_seg(dataset_id)}")
+        """Delete a dataset; raises `NotFoundError` when it did not exist.
+
+        A DELETE is never resent blindly: after an answer that leaves it open, a GET settles it
+        (gone: done; still there: the DELETE is sent again, which can delete nothing else).
+        """
+        path = f"{CATALOG}/dataSets/{_seg(dataset_id)}"
+        for attempt in range(DATASET_DELETE_ATTEMPTS):
+            try:
+                self._transport.platform("DELETE", path)
+                return
+            except OutcomeUnknown as unknown:
+                if self.get_dataset(dataset_id) is None:
+                    return
+                if attempt == DATASET_DELETE_ATTEMPTS - 1:
+                    unknown.extend(
+                        f"(the dataset is still there after {DATASET_DELETE_ATTEMPTS} DELETEs)"
+                    )
+                    raise
 
     def get_batch(self, batch_id: str) -> CatalogBatch | None:
         """The Catalog batch, or None when it does not exist."""
@@ -159,10 +236,22 @@ class PlatformClient:
     # Export jobs
 
     def create_export_job(self, body: Mapping[str, Any]) -> ExportJobRecord:
-        """Start an export job. Raises `OutcomeUnknown` when it may or may not have started."""
+        """Start an export job. Raises `OutcomeUnknown` when it may or may not have started.
+
+        That includes a 2xx answer that cannot be read: the job was most likely created;
+        `OutcomeUnknown.job_id` is its id when the answer showed one.
+        """
         path = f"{UPS}/export/jobs"
         response = self._transport.platform("POST", path, json=dict(body))
-        return _parse(ExportJobRecord, _json(response, "POST", path), response, "POST", path)
+        try:
+            data = response.json()
+        except ValueError:
+            raise _unknown(response, "POST", path, "not JSON") from None
+        try:
+            return ExportJobRecord.model_validate(data)
+        except ModelError as exc:
+            reason = _model_error(ExportJobRecord, exc)
+            raise _unknown(response, "POST", path, reason, job_id=_job_id_of(data)) from None
 
     def get_export_job(self, job_id: int | str) -> ExportJobRecord | None:
         """The export job, or None when it does not exist."""
@@ -178,30 +267,57 @@ class PlatformClient:
         status: str | None = None,
         page_size: int = 100,
         created_since_ms: int | None = None,
+        unreadable: list[UnreadableRecord] | None = None,
+        max_pages: int = MAX_PAGES,
     ) -> Iterator[ExportJobRecord]:
-        """Newest first over every page; stops at the first record older than `created_since_ms`."""
+        """Newest first over every page; stops at the first record older than `created_since_ms`.
+
+        A record that does not parse goes to `unreadable` (id and reason) when a list is given,
+        else raises `UnexpectedResponseError` naming it. A page that adds no new id (a `next`
+        that loops), a repeated offset, or more than `max_pages` pages raises
+        `UnexpectedResponseError` rather than loop.
+        """
         path = f"{UPS}/export/jobs"
         offset: str | None = None
-        seen_ids: set[int] = set()
+        seen: set[int | str] = set()
         seen_offsets: set[str] = set()
-        while True:
+        for page in range(1, max_pages + 2):
             params: dict[str, str | int] = {"limit": max(1, page_size)}
             if status:
                 params["status"] = status
             if offset:
                 params["offset"] = offset
             response = self._transport.platform("GET", path, params=params)
+            if page > max_pages:
+                raise _unexpected(response, "GET", path, _endless(max_pages, "export jobs"))
             body = _json(response, "GET", path)
             records = body.get("records") if isinstance(body, dict) else None
             if not isinstance(records, list):
                 raise _unexpected(response, "GET", path, "no 'records' list in the answer")
+            fresh = 0
             for raw in records:
-                record = _parse(ExportJobRecord, raw, response, "GET", path)
-                if created_since_ms is not None and record.creationTime < created_since_ms:
+                key = _record_key(raw)
+                if key in seen:
+                    continue
+                seen.add(key)
+                fresh += 1
+                created = raw.get("creationTime") if isinstance(raw, dict) else None
+                if _older(created, created_since_ms):
                     return
-                if record.id not in seen_ids:
-                    seen_ids.add(record.id)
-                    yield record
+                try:
+                    record = ExportJobRecord.model_validate(raw)
+                except ModelError as exc:
+                    found = UnreadableRecord(_job_id_of(raw), _model_error(ExportJobRecord, exc))
+                    if unreadable is None:
+                        which = f"job {found.id}" if found.id is not None else "a job record"
+                        raise _unexpected(
+                            response, "GET", path, f"{which} cannot be read: {found.reason}"
+                        ) from None
+                    unreadable.append(found)
+                    continue
+                yield record
+            if records and not fresh:
+                raise _unexpected(response, "GET", path, _no_new_ids(page, f"offset={offset}"))
             link = body.get("link")
             offset = offset_from_next(link.get("next") if isinstance(link, dict) else None)
             if offset is None or not records:
@@ -210,16 +326,30 @@ class PlatformClient:
                 raise _unexpected(response, "GET", path, f"link.next repeats offset {offset}")
             seen_offsets.add(offset)
 
-    def cancel_export_job(self, job_id: int | str) -> None:
-        """Cancel an export job; accepts 204 (no body) and 200 `{"status": true, ...}`."""
+    def cancel_export_job(self, job_id: int | str) -> CancelAnswer:
+        """Cancel an in-flight export job (a finished one's record is deleted). Never resent.
+
+        Accepts 204 (no body) and 200 `{"status": true, "message": ...}`. Raises `NotFoundError`
+        (404), `OutcomeUnknown` when the DELETE may have reached the platform but no answer says
+        what it did (5xx, timeout, dropped connection), `UnexpectedResponseError` on `status:
+        false`.
+        """
         path = f"{UPS}/export/jobs/{_seg(str(job_id))}"
         response = self._transport.platform("DELETE", path)
         if response.status_code != 200 or not response.content.strip():
-            return
-        body = _json(response, "DELETE", path)
+            return CancelAnswer(marked=False)
+        try:
+            body = response.json()
+        except ValueError:
+            raise _unknown(response, "DELETE", path, "not JSON") from None
+        message = body.get("message") if isinstance(body, dict) else None
+        message = str(message) if message is not None else None
         if isinstance(body, dict) and body.get("status") is False:
-            message = str(body.get("message") or "the platform declined to cancel the job")
-            raise _unexpected(response, "DELETE", path, message)
+            raise _unexpected(
+                response, "DELETE", path, message or "the platform declined to cancel the job"
+            )
+        marked = message is not None and "cancel" in message.lower()
+        return CancelAnswer(marked=marked, message=message)
 
     # Segments, merge policies, data access
 
@@ -227,7 +357,9 @@ class PlatformClient:
         """Every segment definition of the sandbox (paged by `start`/`limit`)."""
         path = f"{UPS}/segment/definitions"
         found: dict[str, SegmentDefinition] = {}
-        pages = self._start_limit_pages(path, "segments", "page", "totalCount", total_ends=False)
+        pages = self._start_limit_pages(
+            path, "segments", "page", "totalCount", "id", total_ends=False
+        )
         for response, raw in pages:
             segment = _parse(SegmentDefinition, raw, response, "GET", path)
             found.setdefault(segment.id, segment)
@@ -246,7 +378,7 @@ class PlatformClient:
         path = f"{EXPORT}/batches/{_seg(batch_id)}/files"
         files: dict[str, BatchFile] = {}
         for response, raw in self._start_limit_pages(
-            path, "data", "_page", "count", total_ends=True
+            path, "data", "_page", "count", "dataSetFileId", total_ends=True
         ):
             entry = _parse(BatchFile, raw, response, "GET", path)
             files.setdefault(entry.dataSetFileId, entry)
@@ -271,26 +403,42 @@ class PlatformClient:
     # helpers
 
     def _start_limit_pages(
-        self, path: str, list_key: str, page_key: str, total_key: str, *, total_ends: bool
+        self,
+        path: str,
+        list_key: str,
+        page_key: str,
+        total_key: str,
+        id_key: str,
+        *,
+        total_ends: bool,
+        max_pages: int = MAX_PAGES,
     ) -> Iterator[tuple[requests.Response, Any]]:
         """Each item of a `start`/`limit` paged list, with the answer it came in.
 
         Stops at a short page or once `start` reaches the page's total; with `total_ends`, an
-        answer without a total is the last page too (Data Access always sends one).
+        answer without a total is the last page too (Data Access always sends one). A page whose
+        items (by `id_key`) were all seen before, or too many pages, raises.
         """
         start, limit = 0, 100
-        while True:
+        seen: set[str] = set()
+        for page in range(1, max_pages + 2):
             response = self._transport.platform(
                 "GET", path, params={"start": start, "limit": limit}
             )
+            if page > max_pages:
+                raise _unexpected(response, "GET", path, _endless(max_pages, list_key))
             body = _json(response, "GET", path)
             items = body.get(list_key) if isinstance(body, dict) else None
             if not isinstance(items, list):
                 raise _unexpected(response, "GET", path, f"no '{list_key}' list in the answer")
+            keys = [_item_key(raw, id_key) for raw in items]
+            if items and seen.issuperset(keys):
+                raise _unexpected(response, "GET", path, _no_new_ids(page, f"start={start}"))
+            seen.update(keys)
             for raw in items:
                 yield response, raw
-            page = body.get(page_key)
-            total = page.get(total_key) if isinstance(page, dict) else None
+            page_info = body.get(page_key)
+            total = page_info.get(total_key) if isinstance(page_info, dict) else None
             start += len(items)
             if len(items) < limit or (isinstance(total, int) and start >= total):
                 return
@@ -336,11 +484,78 @@ def _parse(model: type[M], data: Any, response: requests.Response, method: str, 
     try:
         return model.model_validate(data)
     except ModelError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise _unexpected(
-            response, method, path, f"{model.__name__}.{where}: {first['msg']}"
-        ) from None
+        raise _unexpected(response, method, path, _model_error(model, exc)) from None
+
+
+def _model_error(model: type[BaseModel], exc: ModelError) -> str:
+    """The first validation error as `Model.field.path: message`."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "body"
+    return f"{model.__name__}.{where}: {first['msg']}"
+
+
+def _job_id_of(raw: Any) -> int | None:
+    """The numeric `id` of a raw job record, when it has a usable one."""
+    value = raw.get("id") if isinstance(raw, dict) else None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _record_key(raw: Any) -> int | str:
+    """What makes a listed job record the same as one seen before: its id, else its content."""
+    job_id = _job_id_of(raw)
+    if job_id is not None:
+        return job_id
+    return "raw:" + json.dumps(raw, sort_keys=True, default=str)
+
+
+def _item_key(raw: Any, id_key: str) -> str:
+    value = raw.get(id_key) if isinstance(raw, dict) else None
+    return (
+        str(value) if value is not None else "raw:" + json.dumps(raw, sort_keys=True, default=str)
+    )
+
+
+def _older(created: Any, since_ms: int | None) -> bool:
+    if since_ms is None or isinstance(created, bool) or not isinstance(created, int | float):
+        return False
+    return created < since_ms
+
+
+def _no_new_ids(page: int, where: str) -> str:
+    return (
+        f"page {page} of the listing ({where}) holds only records already listed, so the "
+        "listing would never end; stopped"
+    )
+
+
+def _endless(max_pages: int, what: str) -> str:
+    return f"the listing of {what} did not end after {max_pages} pages; stopped"
+
+
+def _unknown(
+    response: requests.Response,
+    method: str,
+    path: str,
+    what: str,
+    *,
+    job_id: int | None = None,
+) -> OutcomeUnknown:
+    named = f" naming job {job_id}" if job_id is not None else ""
+    return OutcomeUnknown(
+        f"the platform answered {response.status_code}{named}, but the answer cannot be read "
+        f"({what}), so it was probably carried out",
+        job_id=job_id,
+        status=response.status_code,
+        request_id=response.headers.get("x-request-id"),
+        method=method,
+        path=path,
+    )
 
 
 def _unexpected(

@@ -92,6 +92,16 @@ class TransportError(PlatformError):
     hint = "check the network and AEP_ENDPOINT / AEP_IMS_ENDPOINT, then try again"
 
 
+class UnreachableError(TransportError):
+    """Nothing answers at a base URL (DNS failure, connection refused): given up within seconds."""
+
+    def __init__(self, message: str, *, url: str, source: str, **details: Any) -> None:
+        self.url = url
+        self.source = source
+        self.hint = f"check {source} (now {url}) and the network, then try again"
+        super().__init__(message, **details)
+
+
 class UnexpectedResponseError(PlatformError):
     """The platform answered in a shape the client cannot read."""
 
@@ -99,9 +109,19 @@ class UnexpectedResponseError(PlatformError):
 
 
 class OutcomeUnknown(PlatformError):
-    """A POST was sent but its answer was lost: the object may or may not have been created."""
+    """A POST or DELETE may have reached the platform, but no answer says what it did.
 
-    hint = "look for the object it may have created before sending it again"
+    `job_id` is the job id a job POST's (unreadable) answer named, when it named one.
+    """
+
+    hint = (
+        "look for the object it may have created (or read the job it may have cancelled) "
+        "before sending it again"
+    )
+
+    def __init__(self, message: str, *, job_id: int | None = None, **details: Any) -> None:
+        self.job_id = job_id
+        super().__init__(message, **details)
 
 
 def _one_line(text: str) -> str:

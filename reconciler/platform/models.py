@@ -6,6 +6,7 @@ The real API adds fields over time; nothing here may fail on a field it does not
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import (
@@ -19,7 +20,28 @@ from pydantic import (
     model_validator,
 )
 
-TERMINAL_JOB_STATUSES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "CANCELED"})
+# Both spellings of a cancelled job: the documents settle neither (OAS has no cancelled status).
+CANCELLED_JOB_STATUSES = frozenset({"CANCELLED", "CANCELED"})
+TERMINAL_JOB_STATUSES = frozenset({"SUCCEEDED", "FAILED"}) | CANCELLED_JOB_STATUSES
+
+
+def job_status_is_terminal(status: str) -> bool:
+    """Whether a job in `status` has finished and will not change (either cancelled spelling)."""
+    return status.strip().upper() in TERMINAL_JOB_STATUSES
+
+
+def canonical_job_status(status: str) -> str:
+    """The status upper-cased, with `CANCELED` spelled `CANCELLED`; unknown statuses kept."""
+    upper = status.strip().upper()
+    return "CANCELLED" if upper in CANCELLED_JOB_STATUSES else upper
+
+
+@dataclass(frozen=True)
+class UnreadableRecord:
+    """A record of a listing that could not be parsed: its id when it showed one, and why."""
+
+    id: int | None
+    reason: str
 
 
 class ApiModel(BaseModel):
@@ -37,6 +59,15 @@ def _as_list(value: Any) -> Any:
     return value
 
 
+def _strings_as_list(value: Any) -> Any:
+    """A plain string where the API sometimes sends a list of strings -> a list of one."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return value
+
+
 class BatchRef(ApiModel):
     """One entry of `destination.batches` (per segment when `segmentPerBatch`)."""
 
@@ -45,7 +76,8 @@ class BatchRef(ApiModel):
     segmentNs: str | None = None
     status: list[str] = Field(default_factory=list)
 
-    _list_status = field_validator("status", mode="before")(_as_list)
+    # SEG shows both `"status": ["realized"]` and `"status": "exited"`.
+    _list_status = field_validator("status", mode="before")(_strings_as_list)
 
 
 class JobDestination(ApiModel):
@@ -110,7 +142,12 @@ class ExportJobRecord(ApiModel):
     @property
     def is_terminal(self) -> bool:
         """Whether the job has finished (succeeded, failed or cancelled) and will not change."""
-        return self.status.upper() in TERMINAL_JOB_STATUSES
+        return job_status_is_terminal(self.status)
+
+    @property
+    def is_cancelled(self) -> bool:
+        """Whether the job ended cancelled (`CANCELLED` or `CANCELED`)."""
+        return canonical_job_status(self.status) == "CANCELLED"
 
     @property
     def batch_ids(self) -> list[str]:
@@ -130,10 +167,16 @@ class CatalogDataset(ApiModel):
     name: str = ""
     description: str | None = None
     tags: dict[str, list[str]] = Field(default_factory=dict)
+    classification: dict[str, Any] | None = None
     schemaRef: dict[str, Any] | None = None
     created: int | None = None
     updated: int | None = None
     version: str | None = None
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _no_name_as_empty(cls, value: Any) -> Any:
+        return "" if value is None else value
 
     @field_validator("tags", mode="before")
     @classmethod

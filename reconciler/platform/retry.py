@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+# 500 included: the troubleshooting guide says a 500 can mean "the API limit was reached: wait
+# and try again", and aepp retries it too. Only for calls that may be repeated (GET, PATCH, token).
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True)

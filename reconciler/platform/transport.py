@@ -1,20 +1,26 @@
 """One HTTP session with auth headers, timeouts, rate limit, retries and a log line per request.
 
-Retry rules: GET, DELETE and PATCH (a JSON merge, so repeating it is harmless) are retried on
-connection errors and on 429, 502, 503, 504 within a total time budget. A POST is retried only
-when the platform clearly refused it: a 429, or a connection that was never established. A POST
-whose request may have reached the platform (dropped connection, read timeout, any 5xx) raises
-`OutcomeUnknown`: a 5xx from the gateway does not prove the service did not commit the write.
-A 401 fetches a new token once and repeats the call once, for every method.
+Retry rules (docs/client.md has them as a table): GET, PATCH (a JSON merge, so repeating it is
+harmless) and the IMS token request are retried on connection errors and on 408, 429, 500, 502,
+503, 504 within a total time budget. A POST or a DELETE is resent only when the platform clearly
+did not act on it: a 429, or a connection that was never established. Once it may have reached
+the platform (dropped connection, read timeout, 408, any 5xx) it raises `OutcomeUnknown`: a 5xx
+from the gateway does not prove the service did not carry it out, and a second job DELETE may
+delete the record the first one cancelled. A 401 fetches a new token once and repeats the call
+once, for every method. When nothing answers at all (DNS failure, connection refused) the call
+gives up within `unreachable_seconds` with `UnreachableError`, naming the URL and its variable.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -30,6 +36,7 @@ from reconciler.platform.errors import (
     PlatformError,
     TransportError,
     UnexpectedResponseError,
+    UnreachableError,
     ValidationError,
     error_for_status,
 )
@@ -46,8 +53,12 @@ from reconciler.platform.retry import (
 
 log = logging.getLogger(REQUEST_LOGGER)
 
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "DELETE", "PATCH"})
+# Methods resent after an attempt that may have reached the platform.
+RESENDABLE_METHODS = frozenset({"GET", "HEAD", "PATCH"})
+# Statuses after which a POST or DELETE may have been carried out.
+AMBIGUOUS_STATUSES = frozenset({408}) | frozenset(range(500, 600))
 _NOT_SENT = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)
+_EAI_NONAME = -2  # socket.EAI_NONAME: the name does not exist (not a resolver hiccup)
 
 
 class Transport:
@@ -65,14 +76,25 @@ class Transport:
         rate_limit: float | None,
         backoff: Backoff | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        notify: Callable[[str], None] | None = None,
+        notify_after: float = 2.0,
+        unreachable_seconds: float = 4.0,
+        connect_timeout: float = 5.0,
     ) -> None:
         self.endpoints = endpoints
         self.credentials = credentials
         self.sandbox = sandbox
         self.timeout = timeout
+        self.connect_timeout = min(timeout, connect_timeout)
         self.retry_budget = retry_budget
+        self.unreachable_seconds = unreachable_seconds
         self.backoff = backoff or Backoff()
         self._sleep = sleep
+        self._notify = notify
+        self.notify_after = notify_after
+        self._clock_lock = threading.Lock()
+        # (platform ms - local monotonic ms) from the newest Date header; None before any answer.
+        self._clock_offset_ms: float | None = None
         self._rng = random.Random()
         self._limiter = TokenBucket(rate_limit) if rate_limit else None
         self._calls = 0
@@ -89,6 +111,24 @@ class Transport:
         """HTTP requests sent so far, including token requests and retries."""
         return self._calls
 
+    def platform_now_ms(self) -> int | None:
+        """The platform's clock: the newest `Date` header plus the local time elapsed since."""
+        with self._clock_lock:
+            offset = self._clock_offset_ms
+        return None if offset is None else int(offset + time.monotonic() * 1000)
+
+    def _note_date(self, response: requests.Response, received: float) -> None:
+        date_ms = parse_http_date_ms(response.headers.get("Date"))
+        if date_ms is None:
+            return
+        offset = date_ms - received * 1000
+        with self._clock_lock:
+            previous = self._clock_offset_ms
+            # A Date header has whole seconds, so each answer's offset is up to 1 s low: keep
+            # the higher one while they agree within that, follow any larger move (a clock step).
+            if previous is None or not previous - 1000 <= offset <= previous:
+                self._clock_offset_ms = offset
+
     def close(self) -> None:
         """Close the pooled connections."""
         self.session.close()
@@ -104,8 +144,8 @@ class Transport:
     ) -> requests.Response:
         """An authenticated call to `{platform}{path}`; raises a `PlatformError` on failure.
 
-        A DELETE repeated after a lost answer may meet 404 (the first one worked): that 404
-        is returned, not raised, so the caller can treat it as done.
+        A POST or DELETE that may have reached the platform without a readable answer raises
+        `OutcomeUnknown`; it is never resent.
         """
         return self._call(
             method,
@@ -114,7 +154,8 @@ class Transport:
             json=json,
             accept=accept,
             authenticated=True,
-            idempotent=method in IDEMPOTENT_METHODS,
+            resend=method in RESENDABLE_METHODS,
+            base=(self.endpoints.platform, self.endpoints.platform_source),
         )
 
     def _fetch_token(self) -> tuple[str, float]:
@@ -130,7 +171,8 @@ class Transport:
                 },
                 authenticated=False,
                 # Asking IMS for a token twice creates nothing: safe to repeat.
-                idempotent=True,
+                resend=True,
+                base=(self.endpoints.ims, self.endpoints.ims_source),
             )
         except (ValidationError, NotFoundError) as exc:
             # IMS answers 400 invalid_client / invalid_scope: still a credentials problem.
@@ -178,36 +220,56 @@ class Transport:
         data: Mapping[str, str] | None = None,
         accept: str = "application/json",
         authenticated: bool,
-        idempotent: bool,
+        resend: bool,
+        base: tuple[str, str],
     ) -> requests.Response:
         path = urlsplit(url).path
         budget = RetryBudget(self.retry_budget)
         attempt = 0
         reauthenticated = False
-        # Set once an attempt may have taken effect without our seeing the answer.
-        maybe_done = False
+        # While nothing answers: when the first attempt that could not connect started, and the
+        # longest such attempt (a connect timeout), kept in reserve for the next one.
+        unreachable_since: float | None = None
+        unreachable_attempt = 0.0
         while True:
             headers, token = self._headers(authenticated, accept)
             retry_after: float | None = None
+            sent_at = time.monotonic()
             try:
                 response = self._send(method, url, path, params, json, data, headers)
             except requests.RequestException as exc:
-                reason = _describe(exc, self.timeout)
-                error: PlatformError = TransportError(reason, method=method, path=path)
+                reason = _describe(exc, self.connect_timeout, self.timeout)
                 if isinstance(exc, _NOT_SENT):
-                    raise error from None
-                arrived = _may_have_arrived(exc)
-                maybe_done = maybe_done or arrived
-                if not idempotent and arrived:
-                    raise OutcomeUnknown(
-                        f"the connection failed after the request was sent ({reason}), "
-                        "so it may have been carried out",
+                    raise TransportError(reason, method=method, path=path) from None
+                refused = _connect_failure(exc)
+                if refused is None:
+                    if not resend:
+                        raise OutcomeUnknown(
+                            f"the connection failed after the request was sent ({reason}), "
+                            "so it may have been carried out",
+                            method=method,
+                            path=path,
+                        ) from None
+                    error: PlatformError = TransportError(reason, method=method, path=path)
+                    unreachable_since = None
+                else:
+                    error = UnreachableError(
+                        f"nothing answers at {base[0]} (set by {base[1]}): {reason}",
+                        url=base[0],
+                        source=base[1],
                         method=method,
                         path=path,
-                    ) from None
+                    )
+                    if _name_unknown(refused):
+                        raise error from None
+                    if unreachable_since is None:
+                        unreachable_since = sent_at
+                    unreachable_attempt = max(unreachable_attempt, time.monotonic() - sent_at)
+                why = reason
             else:
+                unreachable_since = None
                 status = response.status_code
-                if status < 400 or (method == "DELETE" and status == 404 and maybe_done):
+                if status < 400:
                     return response
                 if status == 401 and token is not None and not reauthenticated:
                     # An expired or revoked token: one new token, one repeat of the call.
@@ -221,7 +283,7 @@ class Transport:
                     method=method,
                     path=path,
                 )
-                if not idempotent and status >= 500:
+                if not resend and status in AMBIGUOUS_STATUSES:
                     raise OutcomeUnknown(
                         f"the platform answered {status} ({error.message}), which does not say "
                         "whether the request was carried out",
@@ -233,9 +295,14 @@ class Transport:
                     )
                 if status not in RETRYABLE_STATUSES:
                     raise error
-                maybe_done = maybe_done or status >= 500
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                why = f"HTTP {status}"
             wait = next_wait(attempt, retry_after, self.backoff, self._rng)
+            if unreachable_since is not None:
+                waited = time.monotonic() - unreachable_since
+                if waited + wait + unreachable_attempt > self.unreachable_seconds:
+                    error.extend(f"(gave up after {attempt + 1} attempts in {waited:.1f} s)")
+                    raise error
             if not budget.allows(wait):
                 error.extend(
                     f"(gave up after {attempt + 1} attempts in "
@@ -243,6 +310,12 @@ class Transport:
                 )
                 raise error
             log.info("retry %s %s in %.2f s (%s)", method, path, wait, error.message)
+            if self._notify is not None and budget.seconds - budget.remaining() + wait > (
+                self.notify_after
+            ):
+                self._notify(
+                    f"waiting {wait:.1f} s for {method} {path} ({why}, attempt {attempt + 2})"
+                )
             self._sleep(wait)
             attempt += 1
 
@@ -270,14 +343,16 @@ class Transport:
                 json=json,
                 data=data,
                 headers=headers,
-                timeout=self.timeout,
+                timeout=(self.connect_timeout, self.timeout),
                 allow_redirects=False,
             )
         except requests.RequestException as exc:
             elapsed = (time.monotonic() - started) * 1000
             log.info("%s %s ERR %dms (%s)", method, redact(shown), elapsed, type(exc).__name__)
             raise
-        elapsed = (time.monotonic() - started) * 1000
+        received = time.monotonic()
+        self._note_date(response, received)
+        elapsed = (received - started) * 1000
         log.info("%s %s %d %dms", method, redact(shown), response.status_code, elapsed)
         return response
 
@@ -303,19 +378,55 @@ def _root_cause(exc: BaseException) -> BaseException:
     return reason
 
 
-def _may_have_arrived(exc: requests.RequestException) -> bool:
-    """False only when the connection was never established, so the request never left."""
+def _connect_failure(exc: requests.RequestException) -> BaseException | None:
+    """The error that shows the connection was never established, so the request never left."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return exc
+    reason: BaseException = exc
+    for _ in range(10):  # exception chains are short; the bound only guards against cycles
+        if isinstance(reason, urllib3.exceptions.NewConnectionError):
+            return reason
+        if isinstance(reason, urllib3.exceptions.MaxRetryError) and reason.reason is not None:
+            inner: BaseException | None = reason.reason
+        else:
+            inner = next((a for a in reason.args if isinstance(a, BaseException)), None)
+        if inner is None:
+            return None
+        reason = inner
+    return None
+
+
+def _name_unknown(failure: BaseException) -> bool:
+    """Whether DNS said the host name does not exist (no point in asking again)."""
+    if not isinstance(failure, urllib3.exceptions.NameResolutionError):
         return False
-    return not isinstance(_root_cause(exc), urllib3.exceptions.NewConnectionError)
+    causes = [*failure.args, failure.__cause__, failure.__context__]
+    return any(isinstance(c, socket.gaierror) and c.errno == _EAI_NONAME for c in causes)
 
 
-def _describe(exc: requests.RequestException, timeout: float) -> str:
+def _describe(exc: requests.RequestException, connect_timeout: float, timeout: float) -> str:
     if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return f"could not connect within {timeout:g} s"
+        return f"could not connect within {connect_timeout:g} s"
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return f"no answer within {timeout:g} s"
-    cause = _root_cause(exc)
-    if isinstance(cause, urllib3.exceptions.NewConnectionError):
-        return "could not connect (connection refused or host unknown)"
-    return f"connection dropped ({type(cause).__name__})"
+    failure = _connect_failure(exc)
+    if isinstance(failure, urllib3.exceptions.NameResolutionError):
+        return "could not connect: the host name does not resolve (DNS)"
+    if failure is not None:
+        if "refused" in str(failure).lower():
+            return "could not connect: connection refused"
+        return "could not connect"
+    return f"connection dropped ({type(_root_cause(exc)).__name__})"
+
+
+def parse_http_date_ms(value: str | None) -> int | None:
+    """Milliseconds since the epoch from an HTTP `Date` header; None when absent or unusable."""
+    if not value:
+        return None
+    try:
+        when = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp() * 1000)

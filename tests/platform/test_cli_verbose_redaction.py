@@ -14,6 +14,7 @@ from reconciler.emulator import defaults
 from reconciler.emulator.server import RunningEmulator
 
 SECRET = "p8e-CLI-known-secret-51c0ffee"
+WRONG_SECRET = "p8e-CLI-wrong-secret-0ddba11"
 CLIENT_ID = "cli-leak-test"
 TOKEN_SHAPE = re.compile(r"emu-[A-Za-z0-9_-]{20,}")  # how the emulator's tokens look
 
@@ -25,11 +26,13 @@ spec: {name: CRM profile export}
 """
 
 
-def run_cli(project: Path, base_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    project: Path, base_url: str, *args: str, secret: str = SECRET
+) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "AEP_CLIENT_ID": CLIENT_ID,
-        "AEP_CLIENT_SECRET": SECRET,
+        "AEP_CLIENT_SECRET": secret,
         "AEP_ORG_ID": defaults.ORG_ID,
         "AEP_SCOPES": ",".join(defaults.SCOPES),
         "AEP_ENDPOINT": base_url,
@@ -63,15 +66,15 @@ def test_verbose_run_logs_requests_and_never_a_secret(
     assert re.search(r"^http: GET /data/\S+ 200 \d+ms$", ok.stderr, re.M)
     assert re.search(r"^http: \d+ requests$", ok.stderr, re.M)
 
-    # A failing run: the platform answers 500 to every export-job listing.
-    admin.fault(endpoint="GET /data/core/ups/export/jobs", error_rate=1.0, error_status=500)
-    failed = run_cli(project, emulator.base_url, "plan")
+    # A failing run: IMS refuses the secret sent (a 500 would now be retried for a minute).
+    failed = run_cli(project, emulator.base_url, "plan", secret=WRONG_SECRET)
     assert failed.returncode == 1
-    assert "error: GET /data/core/ups/export/jobs failed: HTTP 500" in failed.stderr
+    assert "error: POST /ims/token/v3 failed: HTTP 401" in failed.stderr
     assert "Traceback" in failed.stderr  # -v shows it; the secret must not be in it either
 
     for result in (ok, failed):
         for text in (result.stdout, result.stderr):
             assert SECRET not in text
+            assert WRONG_SECRET not in text
             assert not TOKEN_SHAPE.search(text)
             assert "Bearer" not in text
