@@ -7,6 +7,7 @@ from typing import Any
 
 from reconciler.emulator import defaults
 from reconciler.emulator.context import Emulator
+from reconciler.emulator.job_request import DEFAULT_SEGMENT_STATUSES
 from reconciler.emulator.jobs import Job, batches_of
 from reconciler.emulator.lifecycle import Phase, metrics
 
@@ -27,8 +28,42 @@ def _default_errors(job: Job) -> list[dict[str, str]]:
     ]
 
 
-def render(emu: Emulator, job: Job, phase: Phase) -> dict[str, Any]:
-    """The job record as the seeds show it (create, get and list answers)."""
+def _filled_filter(request: dict[str, Any]) -> dict[str, Any]:
+    # The defaults the platform fills in (SEG, OAS): segmentNs "ups", status realized+existing.
+    filt = dict(request.get("filter") or {})
+    if "segments" in filt:
+        filt["segments"] = [
+            {
+                "segmentId": s["segmentId"],
+                "segmentNs": s.get("segmentNs", "ups"),
+                "status": s.get("status", list(DEFAULT_SEGMENT_STATUSES)),
+            }
+            for s in filt["segments"]
+        ]
+    return filt
+
+
+def _terse(record: dict[str, Any], request: dict[str, Any], *, listing: bool) -> dict[str, Any]:
+    """The record as the Profile guide's answers show it (behaviour echo: terse)."""
+    destination = dict(record["destination"])
+    # PROF: single-job answers spell dataSetId, the list answer datasetId; never both.
+    destination.pop("dataSetId" if listing else "datasetId")
+    batches = destination.get("batches")
+    if batches is not None:
+        entries = batches if isinstance(batches, list) else [batches]
+        for entry in entries:
+            # SEG current, OAS: an entry's status is a list or, for one status, a plain string.
+            if len(entry["status"]) == 1:
+                entry["status"] = entry["status"][0]
+    terse = {k: v for k, v in record.items() if k not in ("fields", "additionalFields")}
+    terse["destination"] = destination
+    if "filter" in request:
+        terse["filter"] = _filled_filter(request)
+    return terse
+
+
+def render(emu: Emulator, job: Job, phase: Phase, *, listing: bool = False) -> dict[str, Any]:
+    """The job record as the seeds show it (create, get and, with listing, list answers)."""
     request = job.request
     produced = phase.status not in ("FAILED", "CANCELLED")
     batches = batches_of(emu, job.id)
@@ -48,7 +83,7 @@ def render(emu: Emulator, job: Job, phase: Phase) -> dict[str, Any]:
             {
                 "segmentId": s["segmentId"],
                 "segmentNs": s.get("segmentNs", "ups"),
-                "status": s.get("status", ["realized", "existing"]),
+                "status": list(s.get("status", DEFAULT_SEGMENT_STATUSES)),
                 "batchId": (by_segment.get(s["segmentId"]) or by_segment.get(None) or "")
                 if produced
                 else "",
@@ -86,4 +121,6 @@ def render(emu: Emulator, job: Job, phase: Phase) -> dict[str, Any]:
             record[key] = request[key]
     if phase.status == "FAILED":
         record["errors"] = job.fail_errors or _default_errors(job)
+    if emu.behaviour.echo == "terse":
+        return _terse(record, request, listing=listing)
     return record

@@ -84,7 +84,7 @@ def list_jobs(request: Request, scope: PlatformScope) -> JSONResponse:
         observed = [(j, p) for j, p in observed if p.status == status]
     skip = start + (page - 1) * limit
     window = observed[skip : skip + limit]
-    records = [job_record.render(emu, j, p) for j, p in window]
+    records = [job_record.render(emu, j, p, listing=True) for j, p in window]
     if sort_field is not None:
         # The guide: sort does not work across pages; it orders the records of this page.
         records.sort(key=lambda r: (r[sort_field] is None, r[sort_field]), reverse=descending)
