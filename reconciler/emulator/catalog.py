@@ -8,7 +8,8 @@ from fastapi.responses import JSONResponse
 from reconciler.emulator import batches, catalog_query, datasets
 from reconciler.emulator.auth import PlatformScope
 from reconciler.emulator.body import json_body
-from reconciler.emulator.context import Scope, emulator_of
+from reconciler.emulator.context import Emulator, Scope, emulator_of
+from reconciler.emulator.faults import endpoint_key
 from reconciler.emulator.openapi_docs import (
     DATASET_MAP,
     DATASET_PATCH,
@@ -20,6 +21,12 @@ from reconciler.emulator.problems import bad_request
 
 BASE = "/data/foundation/catalog"
 router = APIRouter(tags=["Catalog"])
+
+
+def _start(emu: Emulator, path: str, raw: str | None) -> int:
+    """The start parameter, unless the faults say this listing ignores it (listing ignore_start)."""
+    start = catalog_query.parse_start(raw)
+    return 0 if emu.faults.listing(endpoint_key("GET", BASE + path)) == "ignore_start" else start
 
 
 @router.post(
@@ -43,7 +50,7 @@ def list_datasets(request: Request, scope: PlatformScope) -> JSONResponse:
     emu = emulator_of(request)
     params = request.query_params
     limit = catalog_query.parse_limit(params.get("limit"))
-    start = catalog_query.parse_start(params.get("start"))
+    start = _start(emu, "/dataSets", params.get("start"))
     catalog_query.check(params.multi_items())
     items: list[tuple[str, catalog_query.Record]] = [
         (i, r)
@@ -127,7 +134,7 @@ def list_batches(request: Request, scope: PlatformScope) -> JSONResponse:
     emu = emulator_of(request)
     params = request.query_params
     limit = catalog_query.parse_limit(params.get("limit"))
-    start = catalog_query.parse_start(params.get("start"))
+    start = _start(emu, "/batches", params.get("start"))
     catalog_query.check(params.multi_items())
     items: list[tuple[str, catalog_query.Record]] = []
     for batch_id in _batch_ids(scope, request):

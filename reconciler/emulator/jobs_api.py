@@ -12,6 +12,7 @@ from reconciler.emulator import job_record, jobs
 from reconciler.emulator.auth import PlatformScope
 from reconciler.emulator.body import json_body
 from reconciler.emulator.context import emulator_of
+from reconciler.emulator.faults import endpoint_key
 from reconciler.emulator.job_request import SERVICE
 from reconciler.emulator.openapi_docs import ERRORS, EXPORT_JOB_REQUEST, JOB_LIST, JOB_RECORD
 from reconciler.emulator.params import natural
@@ -76,8 +77,12 @@ def list_jobs(request: Request, scope: PlatformScope) -> JSONResponse:
             )
         sort_field, descending = _SORT_FIELDS[field], direction != "asc"
     candidates = jobs.all_in_scope(emu, scope)
-    if "offset" in params:
-        cursor = jobs.parse_cursor(params["offset"])
+    cursor = jobs.parse_cursor(params["offset"]) if "offset" in params else None
+    # faults listing "repeat": every page is the first one while link.next moves on (a loop).
+    repeat = emu.faults.listing(endpoint_key("GET", BASE)) == "repeat"
+    if repeat:
+        start, page = 0, 1
+    elif cursor is not None:
         candidates = [j for j in candidates if (j.timeline.creation_ms, j.id) < cursor]
     observed = [jobs.observe(emu, j) for j in candidates]
     if status is not None:
@@ -89,8 +94,13 @@ def list_jobs(request: Request, scope: PlatformScope) -> JSONResponse:
         # The guide: sort does not work across pages; it orders the records of this page.
         records.sort(key=lambda r: (r[sort_field] is None, r[sort_field]), reverse=descending)
     page_offset = window[-1][0].cursor if window else ""
+    if repeat and window:
+        # A fresh offset on every page: one step before the offset asked for.
+        last = window[-1][0]
+        asked = cursor[0] if cursor is not None else last.timeline.creation_ms + 1
+        page_offset = f"{asked - 1}_{last.id}"
     link: dict[str, str] = {}
-    if len(observed) > skip + limit:
+    if len(observed) > skip + limit or (repeat and window):
         query: dict[str, Any] = {"limit": limit, "offset": page_offset}
         if status is not None:
             query["status"] = status
