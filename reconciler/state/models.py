@@ -150,6 +150,8 @@ class Observed(_Model):
     """What earlier refreshes saw that an incremental refresh will not list again."""
 
     watermarkMs: int | None = None
+    # the highest job id any refresh listed: jobs a lost POST may have made have higher ids
+    watermarkJobId: int | None = None
     unmanagedJobs: dict[int, UnmanagedJob] = Field(default_factory=dict)
 
 

@@ -194,7 +194,9 @@ def test_dataset_tagged_with_its_address_is_adopted_and_its_id_lets_the_job_adop
     assert found(plan) == []
 
 
-def test_adoption_prefers_a_live_success_over_a_failure() -> None:
+def test_a_document_that_two_live_jobs_could_answer_is_held_back_not_guessed() -> None:
+    # Issue 13: no guessing. Before, the planner adopted the success and left the failure
+    # unmanaged; which one the document "is" is the user's call.
     ds, job = dataset_doc("crm"), job_doc("daily")
     _, state, live = steady(ds, job)
     state.resources.pop("exportjob/daily")
@@ -207,9 +209,20 @@ def test_adoption_prefers_a_live_success_over_a_failure() -> None:
         new_jobs=(60, 59),
     )
     plan = make_plan(specs(ds, job), state, live, now=NOW)
-    assert brief(plan) == [("exportjob/daily", "adopt")]
-    assert plan.actions[0].adopt_id == "59"
-    assert found(plan) == [("exportjob@60", "unmanaged")]
+    assert brief(plan) == []  # neither adopt nor create
+    assert found(plan) == [
+        ("exportjob/daily", "ambiguous"),
+        ("exportjob@59", "unmanaged"),
+        ("exportjob@60", "unmanaged"),
+    ]
+    finding = plan.findings[0]
+    assert finding.evidence["jobIds"] == [59, 60]
+    assert "59, 60" in finding.reason
+    assert "'reconciler import exportjob/daily 59'" in finding.reason
+    assert finding.evidence["commands"] == [
+        "reconciler import exportjob/daily 59",
+        "reconciler import exportjob/daily 60",
+    ]
 
 
 def test_dataset_deleted_outside_is_missing_created_again_and_the_job_replaced() -> None:

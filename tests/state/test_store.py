@@ -92,7 +92,7 @@ def test_write_round_trips_and_bumps_serial(tmp_path: Path) -> None:
     run = raw["resources"]["exportjob/daily"]["runs"][0]
     assert run["createdAt"] == "2026-01-02T03:04:05.678Z"
     assert run["batches"] == [{"segmentId": "s1", "batchId": "b1"}]
-    assert raw["observed"] == {"watermarkMs": None, "unmanagedJobs": {}}
+    assert raw["observed"] == {"watermarkMs": None, "watermarkJobId": None, "unmanagedJobs": {}}
     # no temp file is left behind
     assert sorted(p.name for p in store.path.parent.iterdir()) == ["s.json", "s.json.lock"]
 

@@ -1,0 +1,295 @@
+"""The planner's export job rules: create, adopt, replace, rerun, wait (docs/engine.md).
+
+Adoption is decided for every document at once: a live job is adopted only when it is the one
+job that could answer its document and that document is the only one it could answer. Anything
+else is not guessed: the addresses are held back with a finding naming the jobs and the
+`reconciler import` command that settles them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from reconciler.engine.model import Action, LiveRun, field_changes, is_terminal
+from reconciler.engine.plan_context import (
+    AMBIGUOUS,
+    GROUP_JOB,
+    Candidate,
+    Planning,
+    cancel_asked,
+    import_command,
+    is_cancelled,
+)
+from reconciler.spec.canonical import canonical_request, fingerprint, request_body, request_matches
+from reconciler.spec.models import ExportJobDoc
+from reconciler.state.models import Run
+
+
+def human(delta: timedelta) -> str:
+    """`25h`, `90m`, `3d`: the largest unit that still reads naturally (hours up to two days)."""
+    seconds = max(int(delta.total_seconds()), 0)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= 2 * size or (unit == "m" and seconds >= size):
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def destination(
+    work: Planning, doc: ExportJobDoc
+) -> tuple[str | None, str | None, tuple[str, ...]]:
+    """The dataset address (if managed), its id when known now, and what the job waits for.
+
+    A dataset the plan creates, replaces or adopts is a prerequisite: the job cannot be sent
+    (or its old run cancelled) before that dataset is in state.
+    """
+    dest = doc.spec.destination
+    if dest.datasetId is not None:
+        return None, dest.datasetId, ()
+    address = f"dataset/{dest.dataset}"
+    planned = work.dataset_plans.get(address)
+    if planned in ("create", "replace"):
+        return address, None, (address,)
+    if planned == "adopt":
+        return address, work.dataset_ids.get(address), (address,)
+    if address in work.dataset_ids:
+        return address, work.dataset_ids[address], ()
+    res = work.state.dataset(address)
+    return address, (res.datasetId if res is not None else None), ()
+
+
+# Adoption
+
+
+def adoption_candidates(work: Planning) -> dict[int, Candidate]:
+    """Live jobs no run claims: read by this refresh, or remembered from an earlier one.
+
+    Incremental refreshes list only jobs newer than the watermark; the observations keep the
+    older ones with their request, so a plan adopts the same job under either refresh.
+    """
+    skip = work.claimed_jobs | set(work.unreadable) | set(work.live.missing_runs)
+    found = {
+        job_id: Candidate(job_id, run.status, run.created_ms, run.request)
+        for job_id, run in work.live.runs.items()
+        if job_id not in skip
+    }
+    for job_id, seen in work.state.observed.unmanagedJobs.items():
+        if job_id not in skip and job_id not in found and seen.request is not None:
+            found[job_id] = Candidate(job_id, seen.status, seen.createdMs, seen.request)
+    return found
+
+
+def decide_adoptions(work: Planning) -> None:
+    """Which document adopts which live job; the rest create, or are held back as ambiguous."""
+    wanting: dict[str, dict[str, Any]] = {}
+    for name in sorted(work.specs.export_jobs):
+        doc = work.specs.export_jobs[name]
+        res = work.state.export_job(doc.address)
+        if res is not None and res.newest_run() is not None:
+            continue
+        _, dataset_id, _ = destination(work, doc)
+        if dataset_id is not None:
+            wanting[doc.address] = request_body(doc, dataset_id)
+    if not wanting:
+        return
+    candidates = adoption_candidates(work)
+    jobs_of: dict[str, list[int]] = {a: [] for a in wanting}
+    docs_of: dict[int, list[str]] = {}
+    for job_id in sorted(candidates):
+        for address, body in wanting.items():
+            if request_matches(body, candidates[job_id].request):
+                jobs_of[address].append(job_id)
+                docs_of.setdefault(job_id, []).append(address)
+    for address, jobs in jobs_of.items():
+        if not jobs:
+            continue
+        if len(jobs) == 1 and docs_of[jobs[0]] == [address]:
+            work.adoptions[address] = candidates[jobs[0]]
+            work.adopted_jobs.add(jobs[0])
+            continue
+        work.ambiguous.add(address)
+        _ambiguity_finding(work, address, jobs, docs_of, candidates)
+
+
+def _ambiguity_finding(
+    work: Planning,
+    address: str,
+    jobs: list[int],
+    docs_of: Mapping[int, list[str]],
+    candidates: Mapping[int, Candidate],
+) -> None:
+    others = sorted({a for j in jobs for a in docs_of[j]} - {address})
+    ids = ", ".join(str(j) for j in jobs)
+    if len(jobs) > 1:
+        what = f"live jobs {ids} could each have been made from this document"
+    else:
+        what = f"live job {ids} could have been made from this document"
+    if others:
+        what += f" and from {', '.join(others)}"
+    commands = [import_command(address, j) for j in jobs]
+    work.find(
+        address,
+        AMBIGUOUS,
+        f"{what}; not guessed, nothing is created or adopted for it: settle it with "
+        f"'{commands[0]}'" + (" (or another of the ids)" if len(jobs) > 1 else ""),
+        {
+            "jobIds": jobs,
+            "documents": [address, *others],
+            "statuses": {str(j): candidates[j].status for j in jobs},
+            "commands": commands,
+        },
+    )
+
+
+# Per document
+
+
+def plan_export_job(work: Planning, doc: ExportJobDoc) -> None:
+    address = doc.address
+    wanted = fingerprint(doc)
+    canonical = canonical_request(doc)
+    dataset_address, dataset_id, depends = destination(work, doc)
+    res = work.state.export_job(address)
+    newest = res.newest_run() if res is not None else None
+    if res is None or newest is None:
+        _plan_first_run(work, doc, canonical, depends)
+        return
+    # Never a second DELETE: a run this tool asked to cancel is only waited on.
+    cancel = newest.jobId if work.in_flight(newest) and not cancel_asked(newest) else None
+    if newest.fingerprint != wanted:
+        diff = field_changes(res.request, canonical)
+        paths = ", ".join(c.path for c in diff) or "the request"
+        work.act(
+            GROUP_JOB,
+            Action(
+                address,
+                "exportjob",
+                "replace",
+                f"the spec changed ({paths})",
+                diff=diff,
+                request=canonical,
+                cancel_job_id=cancel,
+                depends_on=depends,
+            ),
+        )
+        return
+    recreated = _dataset_recreated(work, dataset_address, dataset_id, newest)
+    if recreated:
+        work.act(
+            GROUP_JOB,
+            Action(
+                address,
+                "exportjob",
+                "replace",
+                recreated,
+                request=canonical,
+                cancel_job_id=cancel,
+                depends_on=depends,
+            ),
+        )
+        return
+    _plan_same_spec(work, doc, newest, canonical)
+
+
+def _dataset_recreated(
+    work: Planning, dataset_address: str | None, dataset_id: str | None, run: Run
+) -> str | None:
+    if dataset_address is not None:
+        planned = work.dataset_plans.get(dataset_address)
+        if planned == "replace":
+            return f"its destination {dataset_address} is replaced; a new run writes into the new dataset"
+        if planned == "create":
+            return f"its destination {dataset_address} is created again; a new run writes into it"
+    if dataset_id is not None and run.datasetId is not None and run.datasetId != dataset_id:
+        return f"its destination dataset changed from {run.datasetId} to {dataset_id}"
+    return None
+
+
+def _plan_first_run(
+    work: Planning, doc: ExportJobDoc, canonical: Mapping[str, Any], depends: tuple[str, ...]
+) -> None:
+    address = doc.address
+    if address in work.ambiguous:
+        return  # held back: the finding names the jobs and the import that settles it
+    match = work.adoptions.get(address)
+    if match is not None:
+        work.act(
+            GROUP_JOB,
+            Action(
+                address,
+                "exportjob",
+                "adopt",
+                f"live job {match.job_id} ({match.status}) was made from this request; take it into state",
+                request=canonical,
+                adopt_id=str(match.job_id),
+                depends_on=depends,
+            ),
+        )
+        return
+    work.act(
+        GROUP_JOB,
+        Action(
+            address, "exportjob", "create", "new document", request=canonical, depends_on=depends
+        ),
+    )
+
+
+def _plan_same_spec(
+    work: Planning, doc: ExportJobDoc, run: Run, canonical: Mapping[str, Any]
+) -> None:
+    address = doc.address
+    live_run = work.live.runs.get(run.jobId)
+    status = live_run.status if live_run is not None else run.status
+
+    def rerun(reason: str) -> None:
+        work.act(GROUP_JOB, Action(address, "exportjob", "rerun", reason, request=canonical))
+
+    if run.jobId in work.live.missing_runs:
+        work.find(
+            address, "missing", f"job {run.jobId} is gone from the platform", {"jobId": run.jobId}
+        )
+        rerun(f"rerun: job {run.jobId} is missing")
+    elif not is_terminal(status):
+        work.act(GROUP_JOB, Action(address, "exportjob", "wait", f"job {run.jobId} is {status}"))
+    elif status == "FAILED":
+        errors = [dict(e) for e in live_run.errors] if live_run is not None else []
+        work.find(
+            address, "failed", f"job {run.jobId} FAILED", {"jobId": run.jobId, "errors": errors}
+        )
+        if doc.spec.onFailure == "retry":
+            rerun("rerun: failed (onFailure: retry)")
+        elif doc.spec.refresh is not None:
+            # report: no immediate retry; the schedule still holds, counted from the failed run
+            age = work.now - finished_at(run, live_run)
+            if age >= doc.spec.refresh:
+                rerun(
+                    f"refresh due: job {run.jobId} FAILED {human(age)} ago (onFailure: report), "
+                    f"refresh every {human(doc.spec.refresh)}"
+                )
+    elif is_cancelled(status):
+        if not cancel_asked(run):
+            work.find(
+                address,
+                "cancelled",
+                f"job {run.jobId} was cancelled outside reconciler",
+                {"jobId": run.jobId},
+            )
+            rerun(f"rerun: job {run.jobId} was cancelled outside reconciler")
+        else:
+            rerun(f"rerun: job {run.jobId} was cancelled by reconciler")
+    elif status == "SUCCEEDED" and doc.spec.refresh is not None:
+        age = work.now - finished_at(run, live_run)
+        if age >= doc.spec.refresh:
+            rerun(
+                f"refresh due: last success {human(age)} ago, refresh every {human(doc.spec.refresh)}"
+            )
+
+
+def finished_at(run: Run, live_run: LiveRun | None) -> datetime:
+    """When the run ended: as recorded, else the platform's last update, else its creation."""
+    if run.finishedAt is not None:
+        return run.finishedAt
+    if live_run is not None and live_run.updated_ms is not None:
+        return datetime.fromtimestamp(live_run.updated_ms / 1000, UTC)
+    return run.createdAt
