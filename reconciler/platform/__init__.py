@@ -6,7 +6,7 @@ from reconciler.platform.auth import (
     Endpoints,
     credentials_from_env,
 )
-from reconciler.platform.client import PlatformClient
+from reconciler.platform.client import CancelAnswer, PlatformClient
 from reconciler.platform.errors import (
     AuthError,
     NotFoundError,
@@ -16,6 +16,7 @@ from reconciler.platform.errors import (
     ServerError,
     TransportError,
     UnexpectedResponseError,
+    UnreachableError,
     ValidationError,
 )
 from reconciler.platform.logs import disable_request_logging, enable_request_logging
@@ -29,12 +30,16 @@ from reconciler.platform.models import (
     JobError,
     MergePolicy,
     SegmentDefinition,
+    UnreadableRecord,
+    canonical_job_status,
+    job_status_is_terminal,
 )
 
 __all__ = [
     "AuthError",
     "BatchFile",
     "BatchRef",
+    "CancelAnswer",
     "CatalogBatch",
     "CatalogDataset",
     "Credentials",
@@ -53,8 +58,12 @@ __all__ = [
     "ServerError",
     "TransportError",
     "UnexpectedResponseError",
+    "UnreachableError",
+    "UnreadableRecord",
     "ValidationError",
+    "canonical_job_status",
     "credentials_from_env",
     "disable_request_logging",
     "enable_request_logging",
+    "job_status_is_terminal",
 ]
