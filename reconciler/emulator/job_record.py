@@ -8,7 +8,7 @@ from typing import Any
 from reconciler.emulator import defaults
 from reconciler.emulator.context import Emulator
 from reconciler.emulator.job_request import DEFAULT_SEGMENT_STATUSES
-from reconciler.emulator.jobs import Job, batches_of
+from reconciler.emulator.jobs import Job, batches_of, job_now
 from reconciler.emulator.lifecycle import Phase, metrics
 
 
@@ -105,7 +105,7 @@ def render(emu: Emulator, job: Job, phase: Phase, *, listing: bool = False) -> d
         "status": phase.status,
         "requestId": job.request_id,
         "computeGatewayJobId": gateway,
-        "metrics": metrics(job.timeline, phase, emu.clock.now_ms()),
+        "metrics": metrics(job.timeline, phase, job_now(emu, job)),
         "destination": destination,
         "schema": request["schema"],
         # Without mergePolicy the export uses the segments' policy, which is the default one.

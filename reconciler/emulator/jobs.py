@@ -35,6 +35,12 @@ class Job:
     timeline: Timeline
     fail_errors: list[dict[str, str]] | None
     materialized: bool
+    skew_ms: int = 0  # the clock's skew when the job was created
+
+    @property
+    def marked(self) -> bool:
+        """Whether a marked cancel is pending or has ended the job."""
+        return self.timeline.marked_ms is not None
 
     @property
     def cursor(self) -> str:
@@ -55,10 +61,19 @@ def _job(row: Any) -> Job:
             outcome=row["outcome"],
             cancelled_ms=row["cancelled_ms"],
             failed_ms=row["failed_ms"],
+            marked_ms=row["marked_ms"],
         ),
         fail_errors=None if row["fail_errors"] is None else json.loads(row["fail_errors"]),
         materialized=bool(row["materialized"]),
+        skew_ms=int(row["skew_ms"]),
     )
+
+
+def job_now(emu: Emulator, job: Job) -> int:
+    """Now on the job's own timeline: the platform clock, but never earlier than a time the job
+    has already seen. A step back of the clock moves the times of jobs created afterwards; jobs
+    do not un-finish (their phases are computed from the clock's progress since creation)."""
+    return emu.clock.progress_ms() - job.skew_ms
 
 
 def _check_references(emu: Emulator, scope: Scope, request: ExportRequest) -> None:
@@ -125,7 +140,7 @@ def create(emu: Emulator, scope: Scope, body: Any, *, job_id: int | None = None)
             )
         cursor = db.execute(
             "INSERT INTO jobs (id, org, sandbox, creation_ms, request, request_id, new_ms, "
-            "processing_ms, outcome, fail_errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "processing_ms, outcome, fail_errors, skew_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 job_id,
                 scope.org,
@@ -137,6 +152,7 @@ def create(emu: Emulator, scope: Scope, body: Any, *, job_id: int | None = None)
                 round(config.job_processing_seconds * 1000),
                 outcome,
                 None if errors is None else json.dumps(errors),
+                emu.clock.skew_ms(),
             ),
         )
         job_id = int(cursor.lastrowid or 0)
@@ -236,7 +252,7 @@ def _materialize(emu: Emulator, job: Job, phase: Phase) -> None:
 
 def observe(emu: Emulator, job: Job) -> tuple[Job, Phase]:
     """The job's phase now, exporting its data the first time it is seen SUCCEEDED."""
-    now = emu.clock.now_ms()
+    now = job_now(emu, job)
     phase = phase_at(job.timeline, now)
     if phase.status == "SUCCEEDED" and not job.materialized:
         with emu.store.tx():
@@ -259,19 +275,50 @@ def interrupt(
                 409, f"Export job {job.id} is already {phase.status}", SERVICE, 1409
             )
         assert column in ("cancelled_ms", "failed_ms")
-        db.execute(f"UPDATE jobs SET {column} = ? WHERE id = ?", (emu.clock.now_ms(), job.id))
+        db.execute(f"UPDATE jobs SET {column} = ? WHERE id = ?", (job_now(emu, job), job.id))
         if errors is not None:
             db.execute("UPDATE jobs SET fail_errors = ? WHERE id = ?", (json.dumps(errors), job.id))
 
 
+def _cancel_errors(job: Job) -> list[dict[str, str]]:
+    # behaviour cancel_ends FAILED: the error a cancelled job carries (the documents give none).
+    return [
+        {
+            "code": "0090000100",
+            "msg": f"Export job {job.id} was cancelled on request (DELETE /export/jobs/{job.id})",
+            "callStack": "com.adobe.aep.unifiedprofile.export.JobCancelledException",
+        }
+    ]
+
+
+def _mark(emu: Emulator, job: Job, db: Any) -> None:
+    """behaviour cancel marked: the job stays in flight cancel_delay_seconds, then ends."""
+    if job.marked:
+        return  # marked once; a second DELETE changes nothing
+    behaviour = emu.behaviour
+    now = job_now(emu, job)
+    end = now + round(behaviour.cancel_delay_seconds * 1000)
+    if behaviour.cancel_ends == "FAILED":
+        db.execute(
+            "UPDATE jobs SET marked_ms = ?, failed_ms = ?, fail_errors = ? WHERE id = ?",
+            (now, end, json.dumps(_cancel_errors(job)), job.id),
+        )
+    else:
+        db.execute(
+            "UPDATE jobs SET marked_ms = ?, cancelled_ms = ? WHERE id = ?", (now, end, job.id)
+        )
+
+
 def cancel_or_delete(emu: Emulator, job: Job) -> str:
-    """DELETE: cancel a NEW/PROCESSING job ("cancelled"), delete a finished one ("deleted")."""
+    """DELETE: cancel a NEW/PROCESSING job ("cancelled", or "marked" under behaviour cancel:
+    marked), delete a finished one ("deleted")."""
     with emu.store.tx() as db:
         job, phase = observe(emu, job)
         if not phase.terminal:
-            db.execute(
-                "UPDATE jobs SET cancelled_ms = ? WHERE id = ?", (emu.clock.now_ms(), job.id)
-            )
+            if emu.behaviour.cancel == "marked":
+                _mark(emu, job, db)
+                return "marked"
+            db.execute("UPDATE jobs SET cancelled_ms = ? WHERE id = ?", (job_now(emu, job), job.id))
             return "cancelled"
         # The Segmentation guide titles this call "cancel or delete": a finished job's record
         # goes away; its batches stay, keeping the status the job gave them.

@@ -154,11 +154,12 @@ def delete_job(request: Request, job_id: str, scope: PlatformScope) -> Response:
     """204 with no body (Profile guide) or 200 with a message (Segmentation guide), per config."""
     emu = emulator_of(request)
     outcome = jobs.cancel_or_delete(emu, jobs.require(emu, scope, job_id))
-    if emu.config.delete_style == "204":
+    # A marked cancel answers as the Segmentation guide shows it, whatever delete_style says.
+    if emu.config.delete_style == "204" and emu.behaviour.cancel == "immediate":
         return Response(status_code=204)
     message = (
         "Export job has been marked for cancelling"
-        if outcome == "cancelled"
+        if outcome in ("cancelled", "marked")
         else "Export job has been deleted"
     )
     return JSONResponse({"status": True, "message": message})

@@ -22,6 +22,9 @@ class Timeline:
     outcome: Outcome
     cancelled_ms: int | None = None
     failed_ms: int | None = None
+    # A marked cancel (behaviour cancel: marked): from then on the job cannot finish on its own;
+    # it ends at cancelled_ms or failed_ms, set in the future when it was marked.
+    marked_ms: int | None = None
 
     @property
     def processing_start_ms(self) -> int:
@@ -33,7 +36,8 @@ class Timeline:
         """When the job would finish on its own (never, for a stuck job)."""
         if self.outcome == "stuck":
             return None
-        return self.processing_start_ms + self.processing_ms
+        end = self.processing_start_ms + self.processing_ms
+        return None if self.marked_ms is not None and end > self.marked_ms else end
 
 
 @dataclass(frozen=True)
