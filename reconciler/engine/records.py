@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 from reconciler.config import Settings
 from reconciler.engine.executor import dataset_resource, run_from_record
@@ -173,15 +174,26 @@ def _import_job(
     dest = doc.spec.destination
     dataset_address = f"dataset/{dest.dataset}" if dest.dataset else None
     dataset_id = dest.datasetId
+    pending_dataset = None
     if dataset_address is not None:
         res = state.dataset(dataset_address)
         dataset_id = res.datasetId if res is not None else None
+        if dataset_id is None and record.destination.datasetId:
+            # The destination is not imported yet: the job is compared as writing where it
+            # does, so importing the dataset afterwards gives what dataset-first gives.
+            dataset_id = pending_dataset = record.destination.datasetId
     wanted = (
         normalize_request(resolved_request(doc, dataset_id)) if dataset_id is not None else None
     )
     # request_matches, like plan's adopt: what the platform filled in is not a difference
     if dataset_id is not None and request_matches(resolved_request(doc, dataset_id), live_request):
         job_fp, request, note = fingerprint(doc), canonical_request(doc), "matches the document"
+        if pending_dataset is not None:
+            note += (
+                f"; it writes into dataset {pending_dataset}: import that into "
+                f"{dataset_address} too ('reconciler import {dataset_address} {pending_dataset}'), "
+                "or the next plan replaces the job"
+            )
     else:
         # Recorded under its own request, so the next plan shows the difference as a replace.
         job_fp = hashlib.sha256(canonical_json(live_request).encode()).hexdigest()
@@ -283,6 +295,7 @@ def state_rm(settings: Settings, console: Console, address: str) -> int:
                     status=run.status,
                     createdMs=int(run.createdAt.timestamp() * 1000),
                     datasetId=run.datasetId,
+                    request=_run_request(entry.resource, run),
                 )
         writer.write(state)
     console.out(
@@ -290,3 +303,18 @@ def state_rm(settings: Settings, console: Console, address: str) -> int:
         "under 'Retired' in 'reconciler state list')"
     )
     return 0
+
+
+def _run_request(res: ExportJobResource, run: Run) -> dict[str, Any] | None:
+    """The normalized request a run was sent with, where state knows it (its current spec)."""
+    if run.fingerprint != res.fingerprint or run.datasetId is None:
+        return None  # an older spec's run: its request is not kept
+    destination = res.request.get("destination") or {}
+    body = {
+        **res.request,
+        "destination": {
+            "datasetId": run.datasetId,
+            "segmentPerBatch": bool(destination.get("segmentPerBatch", False)),
+        },
+    }
+    return normalize_request(body)
