@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -70,3 +75,73 @@ def job_body(dataset_id: str) -> dict[str, Any]:
         "destination": {"datasetId": dataset_id, "segmentPerBatch": False},
         "schema": {"name": "_xdm.context.profile"},
     }
+
+
+Rewrite = Callable[[str, str, int, bytes], tuple[int, bytes]]
+_FORWARDED = ("authorization", "x-api-key", "x-gw-ims-org-id", "x-sandbox-name", "content-type")
+_RETURNED = ("content-type", "date", "x-request-id", "retry-after")
+
+
+class RewritingProxy:
+    """A real HTTP proxy in front of the emulator that rewrites chosen answers.
+
+    For answers no emulator switch gives (a record the models cannot read, a 2xx body cut
+    short): the request really reaches the emulator, only the answer is changed on its way back.
+    `rewrite(method, path, status, body) -> (status, body)`.
+    """
+
+    def __init__(self, target: str, rewrite: Rewrite) -> None:
+        upstream = requests.Session()
+
+        class Handler(BaseHTTPRequestHandler):
+            def _forward(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items() if k.lower() in _FORWARDED}
+                answer = upstream.request(
+                    self.command, target + self.path, data=body, headers=headers, timeout=30
+                )
+                status, content = rewrite(
+                    self.command, urlsplit(self.path).path, answer.status_code, answer.content
+                )
+                self.send_response(status)
+                for key, value in answer.headers.items():
+                    if key.lower() in _RETURNED:
+                        self.send_header(key, value)
+                self.send_header("content-length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            do_GET = do_POST = do_PATCH = do_DELETE = _forward
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet."""
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._upstream = upstream
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._upstream.close()
+
+    def __enter__(self) -> RewritingProxy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def rewrite_json(method: str, path_prefix: str, change: Callable[[Any], Any]) -> Rewrite:
+    """A rewrite that applies `change` to the JSON answers of `method` on paths under a prefix."""
+
+    def rewrite(m: str, path: str, status: int, body: bytes) -> tuple[int, bytes]:
+        if m != method or not path.startswith(path_prefix) or not body:
+            return status, body
+        return status, json.dumps(change(json.loads(body))).encode()
+
+    return rewrite
