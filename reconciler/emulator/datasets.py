@@ -30,6 +30,43 @@ READ_ONLY = frozenset(
 # A dataset's schema cannot change once created: the engine must replace such a dataset.
 IMMUTABLE = frozenset({"schemaRef"})
 DATASET_ID = re.compile(r"^[0-9a-f]{24}$")
+# Tags the platform adds and owns (behaviour catalog: realistic): a PATCH of tags keeps them.
+PLATFORM_TAG_PREFIXES = ("adobe/", "unifiedProfile", "unifiedIdentity")
+_SYSTEM_CREATED_MS = 1609459200000  # 2021-01-01: the sandbox's system datasets are older
+# The system datasets every sandbox holds (OAS, aepp): (name, schema id, dataBehavior).
+_SYSTEM_DATASETS = (
+    (
+        "Profile Snapshot Export",
+        "https://ns.adobe.com/xdm/context/profile__union",
+        "record",
+    ),
+    (
+        "Journey Step Events",
+        "https://ns.adobe.com/experience/journeyOrchestration/stepEvents/journeyStepEvent",
+        "time-series",
+    ),
+)
+
+
+def _table_name(name: str) -> str:
+    """The query-service table name the platform derives from a dataset name."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "dataset"
+
+
+def _realistic(record: dict[str, Any], managed_by: str, behaviour: str) -> None:
+    """What the platform adds to a dataset record: classification and its own tags."""
+    record["classification"] = {"dataBehavior": behaviour, "managedBy": managed_by}
+    own = {
+        "adobe/pqs/table": [_table_name(str(record["name"]))],
+        "adobe/siphon/table/format": ["parquet"],
+        "unifiedProfile": ["enabled:false"],
+        "unifiedIdentity": ["enabled:false"],
+    }
+    record["tags"] = {**own, **(record.get("tags") or {})}
+
+
+def _data_behaviour(schema_id: str) -> str:
+    return "time-series" if "experienceevent" in schema_id.lower() else "record"
 
 
 def _check_string(body: Mapping[str, Any], key: str, *, required: bool, where: str) -> None:
@@ -107,6 +144,9 @@ def create(
     record.setdefault(
         "fileDescription", {"persisted": True, "containerFormat": "parquet", "format": "parquet"}
     )
+    if emu.behaviour.catalog == "realistic":
+        schema_id = str((record.get("schemaRef") or {}).get("id", ""))
+        _realistic(record, "CUSTOMER", _data_behaviour(schema_id))
     with emu.store.tx() as db:
         if db.execute("SELECT 1 FROM datasets WHERE id = ?", (new_id,)).fetchone():
             raise service_error(409, f"A dataset with id {new_id} already exists", SERVICE, 1409)
@@ -136,11 +176,58 @@ def require(emu: Emulator, scope: Scope, dataset_id: str) -> dict[str, Any]:
     return record
 
 
+def _ensure_system_datasets(emu: Emulator, scope: Scope) -> None:
+    """catalog realistic: the sandbox's system datasets, created the first time it is listed."""
+    marker = f"system_datasets/{scope.org}/{scope.sandbox}"
+    with emu.store.tx() as db:
+        if emu.store.get_meta(marker):
+            return
+        for name, schema_id, behaviour in _SYSTEM_DATASETS:
+            new_id = secrets.token_hex(12)
+            view_id = secrets.token_hex(12)
+            record: dict[str, Any] = {
+                "name": f"{name} - {scope.sandbox}",
+                "description": "Managed by Adobe Experience Platform",
+                "schemaRef": {
+                    "id": schema_id,
+                    "contentType": "application/vnd.adobe.xed-full+json;version=1",
+                },
+                "imsOrg": scope.org,
+                "created": _SYSTEM_CREATED_MS,
+                "updated": _SYSTEM_CREATED_MS,
+                "createdClient": "acp_foundation_catalog",
+                "createdUser": "acp_foundation_catalog@AdobeID",
+                "updatedUser": "acp_foundation_catalog@AdobeID",
+                "version": "1.0.0",
+                "state": "DRAFT",
+                "namespace": "ACP",
+                "viewId": view_id,
+                "files": f"@/dataSets/{new_id}/views/{view_id}/files",
+                "fileDescription": {
+                    "persisted": True,
+                    "containerFormat": "parquet",
+                    "format": "parquet",
+                },
+            }
+            _realistic(record, "SYSTEM", behaviour)
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM datasets").fetchone()[0]
+            db.execute(
+                "INSERT INTO datasets (id, org, sandbox, seq, body) VALUES (?, ?, ?, ?, ?)",
+                (new_id, scope.org, scope.sandbox, seq, json.dumps(record)),
+            )
+        emu.store.set_meta(marker, True)
+
+
 def all_in_scope(emu: Emulator, scope: Scope) -> list[tuple[str, dict[str, Any]]]:
-    """Every dataset of the scope in creation order."""
+    """Every dataset of the scope: in creation order (catalog plain), or with the sandbox's
+    system datasets, in the order of their ids (catalog realistic: not creation order)."""
+    realistic = emu.behaviour.catalog == "realistic"
+    if realistic:
+        _ensure_system_datasets(emu, scope)
     with emu.store.tx() as db:
         rows = db.execute(
-            "SELECT id, body FROM datasets WHERE org = ? AND sandbox = ? ORDER BY seq",
+            "SELECT id, body FROM datasets WHERE org = ? AND sandbox = ? "
+            + ("ORDER BY id" if realistic else "ORDER BY seq"),
             (scope.org, scope.sandbox),
         ).fetchall()
     return [(row["id"], json.loads(row["body"])) for row in rows]
@@ -210,6 +297,14 @@ def update(
             )
         if "name" in removed:
             raise bad_request("name cannot be removed", SERVICE)
+        if "tags" in kept and emu.behaviour.catalog == "realistic":
+            # The platform's own tags stay when a client replaces the tags.
+            own = {
+                k: v
+                for k, v in (record.get("tags") or {}).items()
+                if k.startswith(PLATFORM_TAG_PREFIXES)
+            }
+            kept["tags"] = {**own, **(kept["tags"] or {})}
         for key in removed:
             record.pop(key, None)
         record.update(kept)
