@@ -28,6 +28,7 @@ from reconciler.state import store as store_module
 
 DAILY = "specs/exports/daily-emails.yaml"
 AUDIENCE = "specs/exports/audiences.yaml"
+BOTH_PROFILES = True  # conftest: every test runs under cooperative and documented
 
 
 def applied(project: Project, *extra: str) -> str:
@@ -209,7 +210,7 @@ def test_target_keeps_the_dataset_adopt_before_cancelling_the_running_job(
         }
         result = project.run("apply", "--auto-approve", "--target", "exportjob/daily-emails")
         assert result.code == 0, result.out + result.err
-        assert f"cancelled job {running}" in result.out
+        assert re.search(rf"cancel(led)? job {running}\b", result.out), result.out  # or marked
     finally:
         project.admin("POST", "/clock", {"freeze": False})
     state = project.state()
@@ -236,7 +237,8 @@ def test_report_only_failure_runs_again_when_the_refresh_is_due(project: Project
     # Just failed: reported, not retried at once.
     doc = plan_doc(project)
     assert doc["actions"] == []
-    assert [f["finding"] for f in doc["findings"]] == ["failed"]
+    mine = [f["finding"] for f in doc["findings"] if f["address"].startswith("exportjob/")]
+    assert mine == ["failed"]
     finished = res.runs[-1].finishedAt
     assert finished is not None
     res.runs[-1].finishedAt = finished - timedelta(hours=2)
