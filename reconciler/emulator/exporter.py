@@ -73,7 +73,8 @@ def row(profile: Profile, request: ExportRequest) -> dict[str, Any] | None:
         events = [
             e.body if request.event_fields is None else project(e.body, request.event_fields)
             for e in profile.events
-            if request.event_from_ingest_ms is None or e.ingest_ms >= request.event_from_ingest_ms
+            if (request.event_from_ingest_ms is None or e.ingest_ms >= request.event_from_ingest_ms)
+            and (request.event_to_ingest_ms is None or e.ingest_ms <= request.event_to_ingest_ms)
         ]
         record["eventList"] = [e for e in events if e is not None]
     return record

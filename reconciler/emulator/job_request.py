@@ -10,7 +10,15 @@ from typing import Any
 from reconciler.emulator.problems import bad_request
 
 SERVICE = "UPS"
-_TOP = {"fields", "mergePolicy", "additionalFields", "filter", "destination", "schema"}
+_TOP = {
+    "fields",
+    "mergePolicy",
+    "additionalFields",
+    "filter",
+    "destination",
+    "schema",
+    "evaluationInfo",  # SEG current, OAS: accepted; the export does not depend on it
+}
 _FILTER = {"segments", "segmentQualificationTime", "fromIngestTimestamp", "emptyProfiles"}
 _SEGMENT_STATUSES = ("realized", "existing", "exited")
 # The Segmentation guide leaves status optional; without it, current members are exported.
@@ -42,6 +50,7 @@ class ExportRequest:
     events_requested: bool
     event_fields: tuple[tuple[str, ...], ...] | None
     event_from_ingest_ms: int | None
+    event_to_ingest_ms: int | None
     dataset_id: str
     segment_per_batch: bool
     schema_name: str
@@ -181,13 +190,15 @@ def parse(body: Any) -> ExportRequest:
     empty = filt.get("emptyProfiles", False)
     if not isinstance(empty, bool):
         raise _fail("filter.emptyProfiles", "expected true or false")
-    if per_batch and not segments:
-        raise _fail(
-            "destination.segmentPerBatch", "true needs filter.segments (one batch per segment)"
-        )
+    # segmentPerBatch without segments: no document refuses it; the export is one batch.
+    if "evaluationInfo" in top:
+        info = _object(top["evaluationInfo"], "evaluationInfo")
+        for key, value in info.items():
+            if not isinstance(value, bool | dict):
+                raise _fail(f"evaluationInfo.{key}", "expected true, false or an object")
     extra = _object(top.get("additionalFields", {}), "additionalFields", {"eventList"})
     events = "eventList" in extra
-    event_fields = event_from = None
+    event_fields = event_from = event_to = None
     if events:
         event_list = _object(extra["eventList"], "additionalFields.eventList", {"fields", "filter"})
         if "fields" in event_list:
@@ -195,12 +206,22 @@ def parse(body: Any) -> ExportRequest:
         ev_filter = _object(
             event_list.get("filter", {}),
             "additionalFields.eventList.filter",
-            {"fromIngestTimestamp"},
+            {"fromIngestTimestamp", "toIngestTimestamp"},
         )
         if "fromIngestTimestamp" in ev_filter:
             event_from = parse_time(
                 ev_filter["fromIngestTimestamp"],
                 "additionalFields.eventList.filter.fromIngestTimestamp",
+            )
+        if "toIngestTimestamp" in ev_filter:
+            event_to = parse_time(
+                ev_filter["toIngestTimestamp"],
+                "additionalFields.eventList.filter.toIngestTimestamp",
+            )
+        if event_from is not None and event_to is not None and event_from > event_to:
+            raise _fail(
+                "additionalFields.eventList.filter",
+                "fromIngestTimestamp is after toIngestTimestamp",
             )
     return ExportRequest(
         fields=fields,
@@ -214,6 +235,7 @@ def parse(body: Any) -> ExportRequest:
         events_requested=events,
         event_fields=event_fields,
         event_from_ingest_ms=event_from,
+        event_to_ingest_ms=event_to,
         dataset_id=dataset_id,
         segment_per_batch=per_batch,
         schema_name=schema_name,

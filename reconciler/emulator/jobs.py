@@ -156,7 +156,8 @@ def create(emu: Emulator, scope: Scope, body: Any, *, job_id: int | None = None)
             ),
         )
         job_id = int(cursor.lastrowid or 0)
-        segments = [s.segment_id for s in request.segments] if request.segment_per_batch else [None]
+        per_segment = request.segment_per_batch and request.segments
+        segments = [s.segment_id for s in request.segments] if per_segment else [None]
         for segment in segments:
             db.execute(
                 "INSERT INTO batches (id, org, sandbox, job_id, dataset_id, segment, created_ms) "

@@ -56,6 +56,10 @@ EXPORT_JOB_REQUEST: dict[str, Any] = {
                 "type": "object",
                 "properties": {
                     "fields": _STR,
+                    "evaluationInfo": {
+                        "type": "object",
+                        "additionalProperties": {"type": ["boolean", "object"]},
+                    },
                     "mergePolicy": {
                         "type": "object",
                         "properties": {"id": _STR, "version": _INT},
@@ -70,7 +74,10 @@ EXPORT_JOB_REQUEST: dict[str, Any] = {
                                     "fields": _STR,
                                     "filter": {
                                         "type": "object",
-                                        "properties": {"fromIngestTimestamp": _TIME},
+                                        "properties": {
+                                            "fromIngestTimestamp": _TIME,
+                                            "toIngestTimestamp": _TIME,
+                                        },
                                     },
                                 },
                             }

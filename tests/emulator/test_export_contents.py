@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -290,3 +290,48 @@ def test_numbers_that_are_not_ascii_digits_are_4xx_everywhere(api: Api, odd: str
         api.get(f"{EXPORT}/batches/{'0' * 32}/files", params={"limit": odd}),
     ]
     assert [a.status_code // 100 for a in checks] == [4] * len(checks), [a.text for a in checks]
+
+
+def test_current_documents_requests_are_accepted(
+    api: Api, population: list[dict[str, Any]]
+) -> None:
+    # evaluationInfo, eventList.filter.toIngestTimestamp (SEG current, OAS) and segmentPerBatch
+    # without segments (refused by no document) are all accepted.
+    dataset_id = api.create_dataset("current")
+    done = _run(
+        api,
+        dataset_id,
+        fields="identities.id",
+        evaluationInfo={"segmentation": True},
+        additionalFields={
+            "eventList": {
+                "fields": "_acp_system_metadata",
+                "filter": {
+                    "fromIngestTimestamp": "2018-10-01T00:00:00Z",
+                    "toIngestTimestamp": "2018-11-01T00:00:00Z",
+                },
+            }
+        },
+        destination={"datasetId": dataset_id, "segmentPerBatch": True},
+    )
+    assert done["destination"]["segmentPerBatch"] is True
+    assert "batches" not in done["destination"]  # one batch for the whole export
+    rows = _read(api, done["destination"]["batchId"])
+    assert len(rows) == len(population)
+    low = datetime(2018, 10, 1, tzinfo=UTC).timestamp() * 1000
+    high = datetime(2018, 11, 1, tzinfo=UTC).timestamp() * 1000
+    times = [e["_acp_system_metadata"]["ingestTime"] for r in rows for e in r["eventList"]]
+    assert times and all(low <= t <= high for t in times)
+    open_ended = _run(
+        api,
+        dataset_id,
+        fields="identities.id",
+        additionalFields={
+            "eventList": {
+                "fields": "_acp_system_metadata",
+                "filter": {"fromIngestTimestamp": "2018-10-01T00:00:00Z"},
+            }
+        },
+    )
+    later = _read(api, open_ended["destination"]["batchId"])
+    assert sum(len(r["eventList"]) for r in later) > len(times)  # the window dropped some

@@ -152,7 +152,21 @@ def test_deleting_a_finished_job_removes_its_record_but_keeps_the_batch(api: Api
             ),
             "after",
         ),
-        (lambda b: b["destination"].update(segmentPerBatch=True), "segmentPerBatch"),
+        (lambda b: b.update(evaluationInfo={"segmentation": "yes"}), "evaluationInfo"),
+        (lambda b: b.update(evaluationInfo=True), "evaluationInfo"),
+        (
+            lambda b: b.update(
+                additionalFields={
+                    "eventList": {
+                        "filter": {
+                            "fromIngestTimestamp": "2018-12-01T00:00:00Z",
+                            "toIngestTimestamp": "2018-11-01T00:00:00Z",
+                        }
+                    }
+                }
+            ),
+            "toIngestTimestamp",
+        ),
         (lambda b: b["destination"].update(segmentPerBatch="true"), "segmentPerBatch"),
         (
             lambda b: b.update(
