@@ -6,7 +6,7 @@ from reconciler.platform.auth import (
     Endpoints,
     credentials_from_env,
 )
-from reconciler.platform.client import CancelAnswer, PlatformClient
+from reconciler.platform.client import PlatformClient
 from reconciler.platform.errors import (
     AuthError,
     NotFoundError,
@@ -23,6 +23,7 @@ from reconciler.platform.logs import disable_request_logging, enable_request_log
 from reconciler.platform.models import (
     BatchFile,
     BatchRef,
+    CancelAnswer,
     CatalogBatch,
     CatalogDataset,
     ExportJobRecord,

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -19,6 +17,7 @@ from reconciler.platform.auth import Credentials, Endpoints
 from reconciler.platform.errors import NotFoundError, OutcomeUnknown, UnexpectedResponseError
 from reconciler.platform.models import (
     BatchFile,
+    CancelAnswer,
     CatalogBatch,
     CatalogDataset,
     ExportJobRecord,
@@ -26,7 +25,17 @@ from reconciler.platform.models import (
     SegmentDefinition,
     UnreadableRecord,
 )
-from reconciler.platform.paging import catalog_entries, id_from_ref, offset_from_next
+from reconciler.platform.paging import (
+    catalog_entries,
+    endless_message,
+    id_from_ref,
+    item_key,
+    job_id_of,
+    no_new_ids_message,
+    offset_from_next,
+    older_than,
+    record_key,
+)
 from reconciler.platform.retry import Backoff
 from reconciler.platform.transport import Transport
 
@@ -44,24 +53,6 @@ CATALOG_ORDER = "asc:created"
 # A listing that has not ended after this many pages is not going to: stop with an error.
 MAX_PAGES = 5000
 DATASET_DELETE_ATTEMPTS = 3
-
-
-@dataclass(frozen=True)
-class CancelAnswer:
-    """What the platform said to a job DELETE.
-
-    `marked`: it said the job was marked for cancelling (the Segmentation guide's 200); False for
-    a 204 without a body (the Profile guide) or a "deleted" answer. `message`: its words, if any.
-    Either way the job may still be in flight: read it to learn how it ended.
-    """
-
-    marked: bool
-    message: str | None = None
-
-    @property
-    def deleted(self) -> bool:
-        """Whether the platform said it deleted the job's record (a DELETE of a finished job)."""
-        return self.message is not None and "deleted" in self.message.lower()
 
 
 class PlatformClient:
@@ -185,14 +176,14 @@ class PlatformClient:
             params.update(start=start, limit=limit)
             response = self._transport.platform("GET", path, params=params)
             if page > max_pages:
-                raise _unexpected(response, "GET", path, _endless(max_pages, "datasets"))
+                raise _unexpected(response, "GET", path, endless_message(max_pages, "datasets"))
             try:
                 entries = catalog_entries(_json(response, "GET", path))
             except TypeError as exc:
                 raise _unexpected(response, "GET", path, str(exc)) from None
             fresh = [(i, obj) for i, obj in entries if i not in seen]
             if entries and not fresh:
-                raise _unexpected(response, "GET", path, _no_new_ids(page, f"start={start}"))
+                raise _unexpected(response, "GET", path, no_new_ids_message(page, f"start={start}"))
             for dataset_id, obj in fresh:
                 seen.add(dataset_id)
                 yield _parse(CatalogDataset, {**obj, "id": dataset_id}, response, "GET", path)
@@ -251,7 +242,7 @@ class PlatformClient:
             return ExportJobRecord.model_validate(data)
         except ModelError as exc:
             reason = _model_error(ExportJobRecord, exc)
-            raise _unknown(response, "POST", path, reason, job_id=_job_id_of(data)) from None
+            raise _unknown(response, "POST", path, reason, job_id=job_id_of(data)) from None
 
     def get_export_job(self, job_id: int | str) -> ExportJobRecord | None:
         """The export job, or None when it does not exist."""
@@ -289,25 +280,25 @@ class PlatformClient:
                 params["offset"] = offset
             response = self._transport.platform("GET", path, params=params)
             if page > max_pages:
-                raise _unexpected(response, "GET", path, _endless(max_pages, "export jobs"))
+                raise _unexpected(response, "GET", path, endless_message(max_pages, "export jobs"))
             body = _json(response, "GET", path)
             records = body.get("records") if isinstance(body, dict) else None
             if not isinstance(records, list):
                 raise _unexpected(response, "GET", path, "no 'records' list in the answer")
             fresh = 0
             for raw in records:
-                key = _record_key(raw)
+                key = record_key(raw)
                 if key in seen:
                     continue
                 seen.add(key)
                 fresh += 1
                 created = raw.get("creationTime") if isinstance(raw, dict) else None
-                if _older(created, created_since_ms):
+                if older_than(created, created_since_ms):
                     return
                 try:
                     record = ExportJobRecord.model_validate(raw)
                 except ModelError as exc:
-                    found = UnreadableRecord(_job_id_of(raw), _model_error(ExportJobRecord, exc))
+                    found = UnreadableRecord(job_id_of(raw), _model_error(ExportJobRecord, exc))
                     if unreadable is None:
                         which = f"job {found.id}" if found.id is not None else "a job record"
                         raise _unexpected(
@@ -317,7 +308,9 @@ class PlatformClient:
                     continue
                 yield record
             if records and not fresh:
-                raise _unexpected(response, "GET", path, _no_new_ids(page, f"offset={offset}"))
+                raise _unexpected(
+                    response, "GET", path, no_new_ids_message(page, f"offset={offset}")
+                )
             link = body.get("link")
             offset = offset_from_next(link.get("next") if isinstance(link, dict) else None)
             if offset is None or not records:
@@ -426,14 +419,14 @@ class PlatformClient:
                 "GET", path, params={"start": start, "limit": limit}
             )
             if page > max_pages:
-                raise _unexpected(response, "GET", path, _endless(max_pages, list_key))
+                raise _unexpected(response, "GET", path, endless_message(max_pages, list_key))
             body = _json(response, "GET", path)
             items = body.get(list_key) if isinstance(body, dict) else None
             if not isinstance(items, list):
                 raise _unexpected(response, "GET", path, f"no '{list_key}' list in the answer")
-            keys = [_item_key(raw, id_key) for raw in items]
+            keys = [item_key(raw, id_key) for raw in items]
             if items and seen.issuperset(keys):
-                raise _unexpected(response, "GET", path, _no_new_ids(page, f"start={start}"))
+                raise _unexpected(response, "GET", path, no_new_ids_message(page, f"start={start}"))
             seen.update(keys)
             for raw in items:
                 yield response, raw
@@ -492,50 +485,6 @@ def _model_error(model: type[BaseModel], exc: ModelError) -> str:
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "body"
     return f"{model.__name__}.{where}: {first['msg']}"
-
-
-def _job_id_of(raw: Any) -> int | None:
-    """The numeric `id` of a raw job record, when it has a usable one."""
-    value = raw.get("id") if isinstance(raw, dict) else None
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
-
-def _record_key(raw: Any) -> int | str:
-    """What makes a listed job record the same as one seen before: its id, else its content."""
-    job_id = _job_id_of(raw)
-    if job_id is not None:
-        return job_id
-    return "raw:" + json.dumps(raw, sort_keys=True, default=str)
-
-
-def _item_key(raw: Any, id_key: str) -> str:
-    value = raw.get(id_key) if isinstance(raw, dict) else None
-    return (
-        str(value) if value is not None else "raw:" + json.dumps(raw, sort_keys=True, default=str)
-    )
-
-
-def _older(created: Any, since_ms: int | None) -> bool:
-    if since_ms is None or isinstance(created, bool) or not isinstance(created, int | float):
-        return False
-    return created < since_ms
-
-
-def _no_new_ids(page: int, where: str) -> str:
-    return (
-        f"page {page} of the listing ({where}) holds only records already listed, so the "
-        "listing would never end; stopped"
-    )
-
-
-def _endless(max_pages: int, what: str) -> str:
-    return f"the listing of {what} did not end after {max_pages} pages; stopped"
 
 
 def _unknown(

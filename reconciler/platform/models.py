@@ -241,3 +241,21 @@ class BatchFile(ApiModel):
     length: int | None = None
     isValid: bool | None = None
     links: dict[str, Any] = Field(default_factory=dict, alias="_links")
+
+
+@dataclass(frozen=True)
+class CancelAnswer:
+    """What the platform said to a job DELETE.
+
+    `marked`: it said the job was marked for cancelling (the Segmentation guide's 200); False for
+    a 204 without a body (the Profile guide) or a "deleted" answer. `message`: its words, if any.
+    Either way the job may still be in flight: read it to learn how it ended.
+    """
+
+    marked: bool
+    message: str | None = None
+
+    @property
+    def deleted(self) -> bool:
+        """Whether the platform said it deleted the job's record (a DELETE of a finished job)."""
+        return self.message is not None and "deleted" in self.message.lower()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -37,3 +38,51 @@ def id_from_ref(ref: Any) -> str | None:
         return None
     tail = ref.rstrip("/").rsplit("/", 1)[-1]
     return tail or None
+
+
+def job_id_of(raw: Any) -> int | None:
+    """The numeric `id` of a raw job record, when it has a usable one."""
+    value = raw.get("id") if isinstance(raw, dict) else None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def record_key(raw: Any) -> int | str:
+    """What makes a listed job record the same as one seen before: its id, else its content."""
+    job_id = job_id_of(raw)
+    if job_id is not None:
+        return job_id
+    return "raw:" + json.dumps(raw, sort_keys=True, default=str)
+
+
+def item_key(raw: Any, id_key: str) -> str:
+    """What makes a listed item the same as one seen before: its `id_key`, else its content."""
+    value = raw.get(id_key) if isinstance(raw, dict) else None
+    return (
+        str(value) if value is not None else "raw:" + json.dumps(raw, sort_keys=True, default=str)
+    )
+
+
+def older_than(created: Any, since_ms: int | None) -> bool:
+    """Whether a raw `creationTime` is older than `since_ms` (False when either is missing)."""
+    if since_ms is None or isinstance(created, bool) or not isinstance(created, int | float):
+        return False
+    return created < since_ms
+
+
+def no_new_ids_message(page: int, where: str) -> str:
+    """The one line for a page that adds no new record."""
+    return (
+        f"page {page} of the listing ({where}) holds only records already listed, so the "
+        "listing would never end; stopped"
+    )
+
+
+def endless_message(max_pages: int, what: str) -> str:
+    """The one line for a listing past its page cap."""
+    return f"the listing of {what} did not end after {max_pages} pages; stopped"
