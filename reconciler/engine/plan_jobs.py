@@ -15,6 +15,7 @@ from typing import Any
 from reconciler.engine.model import Action, LiveRun, field_changes, is_terminal
 from reconciler.engine.plan_context import (
     AMBIGUOUS,
+    BLOCKED,
     GROUP_JOB,
     Candidate,
     Planning,
@@ -83,6 +84,7 @@ def adoption_candidates(work: Planning) -> dict[int, Candidate]:
 def decide_adoptions(work: Planning) -> None:
     """Which document adopts which live job; the rest create, or are held back as ambiguous."""
     wanting: dict[str, dict[str, Any]] = {}
+    pending = pending_addresses(work)
     for name in sorted(work.specs.export_jobs):
         doc = work.specs.export_jobs[name]
         res = work.state.export_job(doc.address)
@@ -93,23 +95,57 @@ def decide_adoptions(work: Planning) -> None:
             wanting[doc.address] = request_body(doc, dataset_id)
     if not wanting:
         return
-    candidates = adoption_candidates(work)
+    candidates = _not_pending(work, adoption_candidates(work))
     jobs_of: dict[str, list[int]] = {a: [] for a in wanting}
     docs_of: dict[int, list[str]] = {}
     for job_id in sorted(candidates):
+        written_to = _dataset_of(candidates[job_id].request)
         for address, body in wanting.items():
+            # the destination is always carried: a cheap test before the full comparison
+            if written_to not in (None, body["destination"]["datasetId"]):
+                continue
             if request_matches(body, candidates[job_id].request):
                 jobs_of[address].append(job_id)
                 docs_of.setdefault(job_id, []).append(address)
     for address, jobs in jobs_of.items():
-        if not jobs:
-            continue
+        if not jobs or address in pending:
+            continue  # a pending address counts as a document a job could answer, adopts none
         if len(jobs) == 1 and docs_of[jobs[0]] == [address]:
             work.adoptions[address] = candidates[jobs[0]]
             work.adopted_jobs.add(jobs[0])
             continue
         work.ambiguous.add(address)
         _ambiguity_finding(work, address, jobs, docs_of, candidates)
+
+
+def _dataset_of(request: Mapping[str, Any]) -> Any:
+    destination = request.get("destination")
+    return destination.get("datasetId") if isinstance(destination, Mapping) else None
+
+
+def pending_addresses(work: Planning) -> dict[str, str]:
+    """Export job addresses with a write-ahead intent not resolved yet -> the intent's id."""
+    return {i.address: i.id for i in work.state.pending if i.kind == "exportjob"}
+
+
+def _not_pending(work: Planning, candidates: dict[int, Candidate]) -> dict[int, Candidate]:
+    """Leave the jobs an unresolved create may have made to that create's resolution.
+
+    Adopting one for a document would hold one live record for two documents, and the
+    intent, finding it claimed, would be sent again.
+    """
+    intents = [i for i in work.state.pending if i.kind == "exportjob"]
+    if not intents:
+        return candidates
+    return {
+        job_id: c
+        for job_id, c in candidates.items()
+        if not any(
+            (i.watermarkJobId is None or job_id > i.watermarkJobId)
+            and request_matches(i.request, c.request)
+            for i in intents
+        )
+    }
 
 
 def _ambiguity_finding(
@@ -147,6 +183,18 @@ def _ambiguity_finding(
 
 def plan_export_job(work: Planning, doc: ExportJobDoc) -> None:
     address = doc.address
+    intent = pending_addresses(work).get(address)
+    if intent is not None:
+        # Whatever the document asks, not before the earlier create is settled: it may have
+        # made a job, and a second one would be a twin.
+        work.find(
+            address,
+            BLOCKED,
+            f"an earlier create's outcome is not known yet (intent {intent}); 'reconciler "
+            "apply' resolves it first, then plans this document",
+            {"intent": intent},
+        )
+        return
     wanted = fingerprint(doc)
     canonical = canonical_request(doc)
     dataset_address, dataset_id, depends = destination(work, doc)

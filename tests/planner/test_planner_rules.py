@@ -33,7 +33,7 @@ from reconciler.engine.planner import _hold_without_prerequisites, make_plan
 from reconciler.platform.models import UnreadableRecord
 from reconciler.spec.canonical import normalize_request, request_body, request_matches
 from reconciler.spec.models import ExportJobDoc
-from reconciler.state import State
+from reconciler.state import Intent, State
 
 
 def brief(plan: Plan) -> list[tuple[str, str]]:
@@ -365,3 +365,41 @@ def test_the_highest_listed_job_id_is_observed() -> None:
     state = record_observations(State(), live)
     assert state.observed.watermarkJobId == 30
     assert record_observations(state, LiveSnapshot()).observed.watermarkJobId == 30
+
+
+# An unresolved create: its address waits, and the jobs it may have made are left to it
+
+
+def test_an_unresolved_create_holds_its_address_and_its_candidate_jobs() -> None:
+    ds = dataset_doc("crm")
+    a = job_doc("a", fields="identities.id")
+    b = job_doc("b", fields="identities.id,personalEmail.address")
+    _, state, live = steady(ds)
+    made = terse(live_run(a, 24002))  # what a's lost POST made; b could take it too
+    live = dataclasses.replace(live, runs={24002: made}, new_jobs=(24002,))
+    state.pending = [
+        Intent(
+            id="i-1",
+            address=a.address,
+            kind="exportjob",
+            fingerprint="f",
+            request=normalize_request(request_body(a, ds_id("crm"))),
+            watermarkJobId=24001,
+            outcome="unknown",
+            createdAt=NOW,
+        )
+    ]
+    plan = make_plan(specs(ds, a, b), state, live, now=NOW)
+    # a: no create, no adopt; b: the job is not its to take, so b creates its own.
+    assert brief(plan) == [("exportjob/b", "create")]
+    assert ("exportjob/a", "blocked") in found(plan)
+    assert "intent i-1" in next(f.reason for f in plan.findings if f.address == "exportjob/a")
+    # A job at or below the intent's watermark existed before the POST: not the intent's,
+    # but still a record that could answer a or b: b does not guess either.
+    state.pending[0] = state.pending[0].model_copy(update={"watermarkJobId": 24002})
+    plan = make_plan(specs(ds, a, b), state, live, now=NOW)
+    assert brief(plan) == []
+    assert ("exportjob/b", "ambiguous") in found(plan)
+    # With full records, b is told apart from it and creates.
+    live = dataclasses.replace(live, runs={24002: live_run(a, 24002)})
+    assert brief(make_plan(specs(ds, a, b), state, live, now=NOW)) == [("exportjob/b", "create")]
