@@ -51,14 +51,17 @@ class Emulator:
         """Persist new behaviour settings; profile names the profile they came from, if any."""
         with self.store.tx():
             behaviour_mod.save(self.store, behaviour)
-            self.store.set_meta("profile", profile)
+            self.store.set_meta("profile", profile or "custom")
         self._behaviour = behaviour
 
     @property
     def profile(self) -> str | None:
-        """The profile last applied, or None once a setting was changed on its own."""
+        """The profile last applied (a new emulator is cooperative), or None once a setting was
+        changed on its own."""
         name = self.store.get_meta("profile")
-        return name if isinstance(name, str) else None
+        if name is None:
+            return "cooperative" if self._behaviour == behaviour_mod.COOPERATIVE else None
+        return name if name in behaviour_mod.PROFILES else None
 
     def apply_profile(self, name: str, clock_offset_seconds: float) -> None:
         """Set every behaviour of a profile, its clock offset, and clear the faults."""

@@ -214,3 +214,8 @@ def test_serve_with_a_profile_stops_quietly_on_ctrl_c(tmp_path: Path) -> None:
     text = err.decode()
     assert "Traceback" not in text and "error" not in text.lower()
     assert text.startswith("local platform: http://127.0.0.1:") and "documented" in text
+
+
+def test_a_new_emulator_names_the_cooperative_profile(api: Api) -> None:
+    shown = api.admin("GET", "/profile").json()
+    assert shown["name"] == "cooperative" and shown["behaviour"] == COOPERATIVE
