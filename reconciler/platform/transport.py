@@ -267,6 +267,8 @@ class Transport:
                     unreachable_attempt = max(unreachable_attempt, time.monotonic() - sent_at)
                 why = reason
             else:
+                if authenticated:  # the platform's clock, not IMS's
+                    self._note_date(response, time.monotonic())
                 unreachable_since = None
                 status = response.status_code
                 if status < 400:
@@ -350,9 +352,7 @@ class Transport:
             elapsed = (time.monotonic() - started) * 1000
             log.info("%s %s ERR %dms (%s)", method, redact(shown), elapsed, type(exc).__name__)
             raise
-        received = time.monotonic()
-        self._note_date(response, received)
-        elapsed = (received - started) * 1000
+        elapsed = (time.monotonic() - started) * 1000
         log.info("%s %s %d %dms", method, redact(shown), response.status_code, elapsed)
         return response
 

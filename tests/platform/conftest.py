@@ -14,7 +14,9 @@ from reconciler.platform import PlatformClient
 
 @pytest.fixture
 def emulator(tmp_path: Path) -> Iterator[RunningEmulator]:
-    with start_in_thread(tmp_path / "emulator") as running:
+    # Pinned: each test turns on exactly the documented behaviour it is about
+    # (test_documented_profile.py runs the client under the whole documented profile).
+    with start_in_thread(tmp_path / "emulator", profile="cooperative") as running:
         yield running
 
 
