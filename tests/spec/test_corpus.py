@@ -34,6 +34,7 @@ def test_corpus_is_large_enough() -> None:
 @pytest.mark.parametrize("name", CASES)
 def test_bad_document_gives_located_error(tmp_path: Path, name: str) -> None:
     (tmp_path / "specs").mkdir()
+    (tmp_path / "reconciler.yaml").write_text("specs: [specs]\n", encoding="utf-8")
     shutil.copy(BAD / name, tmp_path / "specs" / name)
     result = subprocess.run(
         [sys.executable, "-m", "reconciler", "validate"],

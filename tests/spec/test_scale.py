@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from spec.helpers import errors, make_project
@@ -40,10 +39,7 @@ def write_project(root: Path, broken_every: int) -> int:
 
 def test_ten_thousand_documents_with_suggestions(tmp_path: Path) -> None:
     broken = write_project(tmp_path, broken_every=4)
-    started = time.perf_counter()
     found = errors(tmp_path)
-    elapsed = time.perf_counter() - started
     assert len(found) == broken > 1000
     assert found[0].endswith("no Dataset named 'ds-0x'; did you mean 'ds-0'?")
-    # The goal is under 2 s (about 1 s measured); the margin absorbs a busy CI machine.
-    assert elapsed < 4.0, f"{DOCS} documents took {elapsed:.2f}s"
+    # Its speed (under 2 s) is measured by `python bench/run.py --only validate-scale`.
