@@ -31,7 +31,15 @@ def record_observations(state: State, live: LiveSnapshot) -> State:
             res = res.model_copy(update={"runs": runs})
         resources[address] = res
     claimed = state.claimed_job_ids()
-    unmanaged = {k: v for k, v in state.observed.unmanagedJobs.items() if k not in claimed}
+    unreadable = {
+        r.id for r in getattr(live, "unreadable", ()) if getattr(r, "id", None) is not None
+    }
+    unmanaged = {
+        k: v
+        for k, v in state.observed.unmanagedJobs.items()
+        # a full refresh lists every job: one it did not list is gone (and must not be adopted)
+        if k not in claimed and (not live.full or k in live.runs or k in unreadable)
+    }
     for job_id, run in live.runs.items():
         if job_id not in claimed:
             unmanaged[job_id] = UnmanagedJob(

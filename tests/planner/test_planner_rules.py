@@ -403,3 +403,22 @@ def test_an_unresolved_create_holds_its_address_and_its_candidate_jobs() -> None
     # With full records, b is told apart from it and creates.
     live = dataclasses.replace(live, runs={24002: live_run(a, 24002)})
     assert brief(make_plan(specs(ds, a, b), state, live, now=NOW)) == [("exportjob/b", "create")]
+
+
+def test_a_full_refresh_forgets_unmanaged_jobs_that_are_gone() -> None:
+    ds, job = dataset_doc("crm"), job_doc("daily")
+    _, state, live = steady(ds)
+    seen = dataclasses.replace(
+        live, runs={5: live_run(job, 5), 6: live_run(job, 6)}, new_jobs=(6, 5)
+    )
+    state = record_observations(state, seen)
+    assert sorted(state.observed.unmanagedJobs) == [5, 6]
+    # incremental: not listed again, still remembered
+    assert sorted(record_observations(state, live).observed.unmanagedJobs) == [5, 6]
+    # full: job 6 was deleted on the platform; job 5's record did not parse this time
+    full = dataclasses.replace(
+        live, full=True, unreadable=(UnreadableRecord(id=5, reason="bad"),), runs={}
+    )
+    assert sorted(record_observations(state, full).observed.unmanagedJobs) == [5]
+    plan = make_plan(specs(ds, job), record_observations(state, full), full, now=NOW)
+    assert brief(plan) == [("exportjob/daily", "create")]  # nothing gone or unreadable adopted
