@@ -175,12 +175,12 @@ class PlatformClient:
             params: dict[str, str | int] = {"orderBy": CATALOG_ORDER, **(filters or {})}
             params.update(start=start, limit=limit)
             response = self._transport.platform("GET", path, params=params)
-            if page > max_pages:
-                raise _unexpected(response, "GET", path, endless_message(max_pages, "datasets"))
             try:
                 entries = catalog_entries(_json(response, "GET", path))
             except TypeError as exc:
                 raise _unexpected(response, "GET", path, str(exc)) from None
+            if page > max_pages and entries:
+                raise _unexpected(response, "GET", path, endless_message(max_pages, "datasets"))
             fresh = [(i, obj) for i, obj in entries if i not in seen]
             if entries and not fresh:
                 raise _unexpected(response, "GET", path, no_new_ids_message(page, f"start={start}"))
@@ -279,12 +279,12 @@ class PlatformClient:
             if offset:
                 params["offset"] = offset
             response = self._transport.platform("GET", path, params=params)
-            if page > max_pages:
-                raise _unexpected(response, "GET", path, endless_message(max_pages, "export jobs"))
             body = _json(response, "GET", path)
             records = body.get("records") if isinstance(body, dict) else None
             if not isinstance(records, list):
                 raise _unexpected(response, "GET", path, "no 'records' list in the answer")
+            if page > max_pages and records:
+                raise _unexpected(response, "GET", path, endless_message(max_pages, "export jobs"))
             fresh = 0
             for raw in records:
                 key = record_key(raw)
@@ -418,12 +418,12 @@ class PlatformClient:
             response = self._transport.platform(
                 "GET", path, params={"start": start, "limit": limit}
             )
-            if page > max_pages:
-                raise _unexpected(response, "GET", path, endless_message(max_pages, list_key))
             body = _json(response, "GET", path)
             items = body.get(list_key) if isinstance(body, dict) else None
             if not isinstance(items, list):
                 raise _unexpected(response, "GET", path, f"no '{list_key}' list in the answer")
+            if page > max_pages and items:
+                raise _unexpected(response, "GET", path, endless_message(max_pages, list_key))
             keys = [item_key(raw, id_key) for raw in items]
             if items and seen.issuperset(keys):
                 raise _unexpected(response, "GET", path, no_new_ids_message(page, f"start={start}"))

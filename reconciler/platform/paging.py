@@ -70,9 +70,14 @@ def item_key(raw: Any, id_key: str) -> str:
 
 def older_than(created: Any, since_ms: int | None) -> bool:
     """Whether a raw `creationTime` is older than `since_ms` (False when either is missing)."""
-    if since_ms is None or isinstance(created, bool) or not isinstance(created, int | float):
+    if since_ms is None or isinstance(created, bool):
         return False
-    return created < since_ms
+    if isinstance(created, str):
+        try:
+            created = float(created.strip())
+        except ValueError:
+            return False
+    return isinstance(created, int | float) and created < since_ms
 
 
 def no_new_ids_message(page: int, where: str) -> str:

@@ -183,6 +183,8 @@ def test_a_listing_stops_at_the_page_cap(client: PlatformClient, admin: Admin) -
         client.create_dataset(dataset_body(f"more {n}"))
     with pytest.raises(UnexpectedResponseError, match="did not end after 2 pages"):
         list(client.iter_datasets(page_size=1, max_pages=2))
+    # Exactly max_pages full pages: the empty page after them ends the listing normally.
+    assert len(list(client.iter_datasets(page_size=1, max_pages=4))) == 4
 
 
 def test_the_catalog_is_listed_oldest_first(client: PlatformClient, admin: Admin) -> None:

@@ -17,6 +17,7 @@ import pytest
 
 from reconciler.platform import UnreadableRecord, canonical_job_status, job_status_is_terminal
 from reconciler.platform.models import CatalogDataset, ExportJobRecord
+from reconciler.platform.paging import older_than
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PROF_GET = json.loads((FIXTURES / "job_get_response.json").read_text())
@@ -133,3 +134,12 @@ def test_a_realistic_catalog_dataset_with_classification_and_platform_tags() -> 
     assert dataset.name == ""
     assert dataset.classification == {"dataBehavior": "record", "managedBy": "CUSTOMER"}
     assert dataset.tags["adobe/pqs/table"] == ["profile_export"]
+
+
+@pytest.mark.parametrize(
+    ("created", "older"),
+    [(999, True), (1000, False), ("999", True), (" 1001 ", False), ("soon", False), (None, False)],
+)
+def test_the_early_stop_reads_creation_times_as_the_model_does(created: Any, older: bool) -> None:
+    assert older_than(created, 1000) is older
+    assert older_than(created, None) is False
