@@ -7,9 +7,11 @@ needs nothing else running), unless `RECONCILER_LOCAL_ENDPOINT` points at one al
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from reconciler.config import Settings
@@ -17,11 +19,40 @@ from reconciler.errors import ReconcilerError
 from reconciler.platform import Credentials, Endpoints, PlatformClient, credentials_from_env
 
 LOCAL_ENDPOINT_ENV = "RECONCILER_LOCAL_ENDPOINT"
+EMULATOR_PROFILE_ENV = "RECONCILER_EMULATOR_PROFILE"  # the embedded emulator's profile
+HTTP_TIMEOUT_ENV = "RECONCILER_HTTP_TIMEOUT"  # seconds the client waits for an answer
+DEFAULT_HTTP_TIMEOUT_S = 30.0
 EMULATOR_DATA_DIR = Path(".reconciler") / "emulator"
 
 
 class BadLocalEndpoint(ReconcilerError):
     """RECONCILER_LOCAL_ENDPOINT is set but is not a base URL, or nothing answers there."""
+
+
+class BadHttpTimeout(ReconcilerError):
+    """RECONCILER_HTTP_TIMEOUT is set but is not a positive number of seconds."""
+
+
+def http_timeout(environ: Mapping[str, str]) -> float:
+    """The client's read timeout: RECONCILER_HTTP_TIMEOUT seconds, else 30."""
+    raw = environ.get(HTTP_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_HTTP_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 3600:
+        raise BadHttpTimeout(
+            f"{HTTP_TIMEOUT_ENV}='{raw}' is not a number of seconds between 0 and 3600; "
+            "set it to e.g. 30 or unset it"
+        )
+    return value
+
+
+def stderr_notify(line: str) -> None:
+    """The client's "still waiting" lines go to stderr, one line each."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def local_credentials() -> Credentials:
@@ -45,7 +76,12 @@ def local_endpoints(base_url: str) -> Endpoints:
             f"{LOCAL_ENDPOINT_ENV}='{base_url}' is not a base URL; "
             "set it to e.g. http://127.0.0.1:8080 or unset it to use the embedded emulator"
         )
-    return Endpoints(platform=url, ims=url)
+    return _endpoints(url, LOCAL_ENDPOINT_ENV)
+
+
+def _endpoints(url: str, source: str) -> Endpoints:
+    """Endpoints naming the variable that set them (for "nothing answers" errors)."""
+    return Endpoints(platform=url, ims=url, platform_source=source, ims_source=source)
 
 
 def _check_reachable(base_url: str) -> None:
@@ -62,47 +98,68 @@ def _check_reachable(base_url: str) -> None:
         ) from None
 
 
+def _client(
+    endpoints: Endpoints,
+    credentials: Credentials,
+    settings: Settings,
+    *,
+    max_workers: int,
+    timeout: float,
+    notify: Callable[[str], None] | None,
+) -> PlatformClient:
+    return PlatformClient(
+        endpoints,
+        credentials,
+        settings.sandbox,
+        max_workers=max_workers,
+        rate_limit=settings.requests_per_second,
+        timeout=timeout,
+        notify=notify,
+    )
+
+
 @contextmanager
 def connect(
-    settings: Settings, *, env: Mapping[str, str] | None = None, max_workers: int = 8
+    settings: Settings,
+    *,
+    env: Mapping[str, str] | None = None,
+    max_workers: int = 8,
+    notify: Callable[[str], None] | None = stderr_notify,
 ) -> Iterator[PlatformClient]:
-    """Open a client for the settings' platform and sandbox; stop what was started on exit."""
+    """Open a client for the settings' platform and sandbox; stop what was started on exit.
+
+    `notify` gets a line while the client waits on retries (stderr by default); the read
+    timeout is RECONCILER_HTTP_TIMEOUT seconds (30 when unset).
+    """
     environ = os.environ if env is None else env
+    options: dict[str, Any] = {
+        "max_workers": max_workers,
+        "timeout": http_timeout(environ),
+        "notify": notify,
+    }
     if settings.platform == "adobe":
         endpoints, credentials = credentials_from_env(environ)
-        with PlatformClient(
-            endpoints,
-            credentials,
-            settings.sandbox,
-            max_workers=max_workers,
-            rate_limit=settings.requests_per_second,
-        ) as client:
+        with _client(endpoints, credentials, settings, **options) as client:
             yield client
         return
     external = environ.get(LOCAL_ENDPOINT_ENV, "").strip()
     if external:
         endpoints = local_endpoints(external)
         _check_reachable(endpoints.platform)
-        with PlatformClient(
-            endpoints,
-            local_credentials(),
-            settings.sandbox,
-            max_workers=max_workers,
-            rate_limit=settings.requests_per_second,
-        ) as client:
+        with _client(endpoints, local_credentials(), settings, **options) as client:
             yield client
         return
     # Imported here: the web framework is only needed when the emulator is embedded.
     from reconciler.emulator.server import start_in_thread
 
+    profile = environ.get(EMULATOR_PROFILE_ENV, "").strip() or None
     with (
-        start_in_thread(settings.project_dir / EMULATOR_DATA_DIR) as emulator,
-        PlatformClient(
-            local_endpoints(emulator.base_url),
+        start_in_thread(settings.project_dir / EMULATOR_DATA_DIR, profile=profile) as emulator,
+        _client(
+            _endpoints(emulator.base_url, "the embedded emulator"),
             local_credentials(),
-            settings.sandbox,
-            max_workers=max_workers,
-            rate_limit=settings.requests_per_second,
+            settings,
+            **options,
         ) as client,
     ):
         yield client

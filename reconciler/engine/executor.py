@@ -1,9 +1,11 @@
 """Plan -> platform calls and state writes: crash-safe and level-triggered.
 
 Every effect is bracketed by state writes: before a POST a write-ahead intent goes into
-`pending`; after it the new job or dataset id is recorded and the intent dropped. A process
-killed in between leaves an intent that the next apply resolves by searching the live platform
-for what the POST made, so a create is completed, never repeated.
+`pending` (with the platform's watermark); after it the new job or dataset id is recorded and
+the intent dropped. An unknown outcome (a lost answer, a kill) keeps the intent; it is resolved
+by the create protocol (engine/create.py), never by sending again while unresolved. A cancel
+reads the job first, DELETEs only a job in flight, never retries the DELETE, and keeps the run
+CANCELLING until a read shows it ended (docs/engine.md: the intent and run life cycles).
 """
 
 from __future__ import annotations
@@ -18,17 +20,33 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from reconciler.engine.model import Action, LiveSnapshot, Plan, is_terminal
+from reconciler.engine.create import (
+    DEFAULT_SETTLE_S,
+    Resolution,
+    WatermarkSource,
+    ambiguity_line,
+    intent_value,
+    listing_floor_ms,
+    resolve_dataset,
+    resolve_jobs,
+    to_ms,
+)
+from reconciler.engine.model import CANCELLING, Action, LiveSnapshot, Plan, is_terminal
 from reconciler.engine.planner import ADDRESS_TAG, record_observations
-from reconciler.engine.refresh import live_run
+from reconciler.engine.refresh import deleted_by_cancel, get_job, live_run, platform_now
 from reconciler.errors import ReconcilerError
-from reconciler.platform import NotFoundError, OutcomeUnknown, PlatformClient, PlatformError
+from reconciler.platform import (
+    NotFoundError,
+    OutcomeUnknown,
+    PlatformClient,
+    PlatformError,
+    UnexpectedResponseError,
+)
 from reconciler.platform.models import CatalogDataset, ExportJobRecord
 from reconciler.spec.canonical import (
     canonical_request,
     fingerprint,
     normalize_request,
-    request_matches,
 )
 from reconciler.spec.canonical import request_body as resolved_request
 from reconciler.spec.loader import SpecSet
@@ -53,6 +71,35 @@ class ApplyError(ReconcilerError):
 
 class WaitTimeout(ReconcilerError):
     """`apply --wait` gave up before every run finished."""
+
+
+class AddressStopped(Exception):
+    """One address cannot go on in this apply (the line says why); the others do."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+def observe_state(state: State, live: LiveSnapshot) -> State:
+    """`record_observations`, keeping a run CANCELLING until a read shows it ended."""
+    observed = record_observations(state, live)
+    for address, res in observed.resources.items():
+        if not isinstance(res, ExportJobResource):
+            continue
+        if not any(
+            r.cancelledAt is not None and r.status != CANCELLING and not is_terminal(r.status)
+            for r in res.runs
+        ):
+            continue
+        runs = [
+            r.model_copy(update={"status": CANCELLING})
+            if r.cancelledAt is not None and not is_terminal(r.status)
+            else r
+            for r in res.runs
+        ]
+        observed.resources[address] = res.model_copy(update={"runs": runs})
+    return observed
 
 
 @dataclass(frozen=True)
@@ -141,65 +188,236 @@ class Executor:
         state: State,
         specs: SpecSet,
         *,
-        clock: Clock = _utc_now,
+        clock: Clock | None = None,
         progress: Progress = lambda line: None,
+        settle_s: float = DEFAULT_SETTLE_S,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.client = client
         self.writer = writer
         self.state = state
         self.specs = specs
-        self.clock = clock
+        # the platform's clock (answers' Date header) when known: ages are measured on it
+        self.clock: Clock = clock or (lambda: platform_now(client) or _utc_now())
         self.progress = progress
+        self.settle_s = settle_s
+        self.sleep = sleep
+        self.live: LiveSnapshot | None = None
+        self.marks = WatermarkSource()
+        self.stopped: dict[str, str] = {}  # address -> the line that stopped it
+        self._written = state
+        self._dirty: set[str] = set()
 
     def save(self, changed: Iterable[str] | None = None) -> None:
-        """Write the state now (serial + 1); `changed`: the addresses modified (None: unsure)."""
-        self.state = self.writer.write(self.state, changed)
+        """Write the state now (serial + 1); `changed`: the addresses modified (None: unsure).
+
+        Addresses changed in memory since the last write (`_dirty`) are written too.
+        """
+        names = None if changed is None else sorted(set(changed) | self._dirty)
+        self.state = self.writer.write(self.state, names)
+        self._written = self.state
+        self._dirty = set()
 
     # Recovery and observations
 
-    def resolve_pending(self) -> int:
-        """Complete or drop the intents an interrupted apply left; returns how many there were."""
+    def now_ms(self) -> int:
+        """The platform's clock (the client's estimate from the answers' Date header), in ms."""
+        return to_ms(platform_now(self.client)) or int(time.time() * 1000)
+
+    def _watermark_job_id(self) -> int | None:
+        """The newest job id seen: in this apply's refresh and creates, and anywhere in state."""
+        self.marks.see_job(max(self.state.claimed_job_ids(), default=None))
+        self.marks.see_job(max(self.state.observed.unmanagedJobs, default=None))
+        return self.marks.newest_job_id
+
+    def _settled_by_state(self, intent: Intent) -> bool:
+        """The address already holds what the intent's POST would have made (an import, say)."""
+        if intent.kind == "exportjob":
+            res = self.state.export_job(intent.address)
+            mark = intent_value(intent, "watermarkJobId")
+            return (
+                res is not None
+                and mark is not None
+                and any(r.jobId > mark and r.fingerprint == intent.fingerprint for r in res.runs)
+            )
+        ds = self.state.dataset(intent.address)
+        return ds is not None and ds.createdAt >= intent.createdAt
+
+    def _settle_window_passed(self, intent: Intent) -> bool:
+        posted = intent_value(intent, "postedAtMs")
+        return posted is None or self.now_ms() - int(posted) >= self.settle_s * 1000
+
+    def resolve_pending(self, *, write: bool = True) -> int:
+        """Resolve the intents an interrupted apply left; returns how many there were.
+
+        Each is adopted (one candidate), dropped (none after the settle window: the POST did not
+        happen, so the plan creates it) or kept with its address stopped (ambiguous). With
+        `write=False` the state changes in memory only (`flush()` writes them once approved).
+        """
         intents = list(self.state.pending)
         for intent in intents:
-            if intent.kind == "exportjob":
-                record = self._find_job(intent)
-                if record is not None:
-                    self._record_recovered_run(intent, record)
-                    self.progress(
-                        f"{intent.address}: recovered job {record.id} from an interrupted apply"
-                    )
-            else:
-                found = self._find_dataset(intent.address)
-                if found is not None:
-                    self._record_recovered_dataset(intent, found)
-                    self.progress(
-                        f"{intent.address}: recovered dataset {found.id} from an interrupted apply"
-                    )
-            self._drop(intent)
-            self.save([intent.address])
+            if self._settled_by_state(intent):
+                self._drop(intent)
+        jobs = [i for i in self.state.pending if i.kind == "exportjob"]
+        if jobs:
+            for intent, res in self._settle_jobs(jobs):
+                self._apply_recovered_job(intent, res)
+        for intent in [i for i in self.state.pending if i.kind == "dataset"]:
+            self._apply_recovered_dataset(intent, self._settle_dataset(intent, seen_before=set()))
+        if write and intents:
+            self.flush()
         return len(intents)
 
-    def observe(self, live: LiveSnapshot) -> None:
+    def _apply_recovered_job(self, intent: Intent, res: Resolution) -> None:
+        if res.outcome == "adopt":
+            assert res.record is not None
+            self._record_recovered_run(intent, res.record)
+            self.marks.see_job(res.record.id)
+            self._drop(intent)
+            self.progress(
+                f"{intent.address}: recovered job {res.record.id} from an interrupted apply"
+            )
+        elif res.outcome == "ambiguous":
+            self._stop(intent.address, ambiguity_line(intent.address, res, kind="exportjob"))
+        else:
+            self._drop(intent)
+            self.progress(
+                f"{intent.address}: the interrupted create reached no job "
+                f"(none after {self.settle_s:g}s); the plan sends it"
+            )
+
+    def _apply_recovered_dataset(self, intent: Intent, res: Resolution) -> None:
+        if res.outcome == "adopt":
+            assert res.dataset is not None
+            self._record_recovered_dataset(intent, res.dataset)
+            self._drop(intent)
+            self.progress(
+                f"{intent.address}: recovered dataset {res.dataset.id} from an interrupted apply"
+            )
+        elif res.outcome == "ambiguous":
+            self._stop(intent.address, ambiguity_line(intent.address, res, kind="dataset"))
+        else:
+            self._drop(intent)
+
+    def _settle_jobs(self, intents: list[Intent]) -> list[tuple[Intent, Resolution]]:
+        """Resolve export job intents, waiting out the settle window of those with no candidate."""
+        while True:
+            everyone = [i for i in self.state.pending if i.kind == "exportjob"]
+            floor = listing_floor_ms(everyone)
+            records = list(self.client.iter_export_jobs(created_since_ms=floor))
+            answered: dict[str, ExportJobRecord | None] = {}
+            for intent in everyone:
+                answer = intent_value(intent, "answerJobId")
+                if answer is not None:
+                    got = get_job(self.client, int(answer))
+                    answered[intent.id] = got if isinstance(got, ExportJobRecord) else None
+            found = resolve_jobs(everyone, records, self.state.claimed_job_ids(), answered)
+            out = [(i, found[i.id]) for i in intents]
+            waiting = [
+                i for i, res in out if res.outcome == "none" and not self._settle_window_passed(i)
+            ]
+            if not waiting:
+                return out
+            self.sleep(min(1.0, self.settle_s))
+
+    def _settle_dataset(self, intent: Intent, *, seen_before: set[str]) -> Resolution:
+        while True:
+            res = resolve_dataset(
+                intent,
+                self.client.iter_datasets(),
+                tag=ADDRESS_TAG,
+                claimed=self.state.claimed_dataset_ids(),
+                seen_before=seen_before,
+            )
+            if res.outcome != "none" or self._settle_window_passed(intent):
+                return res
+            self.sleep(min(1.0, self.settle_s))
+
+    def _stop(self, address: str, line: str) -> None:
+        """Stop one address for this apply (other addresses go on; apply exits 1)."""
+        if address not in self.stopped:
+            self.stopped[address] = line
+            self.progress(line)
+
+    def observe(self, live: LiveSnapshot, *, write: bool = True) -> None:
         """Fold a refresh into state (statuses, batches, unmanaged jobs); write only on change."""
-        observed = record_observations(self.state, live)
+        self.live = live
+        self.marks.see_job(live.newest_job_id)
+        self.marks.see_job(max(live.runs, default=None))
+        self.marks.seen_datasets.update(live.datasets)
+        observed = observe_state(self.state, live)
         if observed != self.state:
             changed = _changed_addresses(self.state, observed)
             self.state = observed
-            self.save(changed)
+            self._dirty.update(changed)
+            if write:
+                self.save(changed)
+
+    def flush(self) -> None:
+        """Write what was changed in memory (recovery, observations) since the last write."""
+        if self._dirty or self.state != self._written:
+            self.save(_changed_addresses(self._written, self.state))
 
     # Carrying out a plan
 
     def execute(self, plan: Plan) -> list[str]:
-        """Carry out every action in order, writing state after each effect; returns a log."""
+        """Carry out every action in order, writing state after each effect; returns a log.
+
+        An address that cannot go on (an ambiguous create, an unreadable job record) is stopped
+        with one line and skipped; the other addresses go on (`stopped` lists them).
+        """
         done: list[str] = []
         for action in plan.actions:
             if action.action == "wait":
                 continue
+            blocked = self._blocked(action)
+            if blocked is not None:
+                self._stop(action.address, blocked)
+                continue
             handler = self._dataset_action if action.kind == "dataset" else self._export_job_action
-            line = handler(action)
+            try:
+                line = handler(action)
+            except AddressStopped as stop:
+                self._stop(action.address, stop.line)
+                continue
             self.progress(line)
             done.append(line)
         return done
+
+    def _blocked(self, action: Action) -> str | None:
+        """Why this action must not run now (None: it may)."""
+        address = action.address
+        if address in self.stopped:
+            return self.stopped[address]
+        waits_for = [d for d in action.depends_on if d in self.stopped]
+        if waits_for:
+            return f"{address}: not applied: it needs {', '.join(waits_for)}, which stopped above"
+        if any(i.address == address for i in self.state.pending):
+            return f"{address}: not applied: the outcome of its last create is still unresolved"
+        unreadable = self._unreadable_job(action)
+        if unreadable is not None:
+            job_id, reason = unreadable
+            return (
+                f"{address}: not applied: the record of its job {job_id} cannot be read "
+                f"({reason}); nothing is done to it until the platform answers it readably"
+            )
+        return None
+
+    def _unreadable_job(self, action: Action) -> tuple[int, str] | None:
+        if action.kind != "exportjob" or self.live is None or not self.live.unreadable:
+            return None
+        bad = {r.id: str(r.reason) for r in self.live.unreadable if r.id is not None}
+        ids = [action.cancel_job_id]
+        res = self.state.export_job(action.address)
+        newest = res.newest_run() if res is not None else None
+        if newest is not None:
+            ids.append(newest.jobId)
+        if action.adopt_id is not None and action.adopt_id.isdigit():
+            ids.append(int(action.adopt_id))
+        for job_id in ids:
+            if job_id is not None and job_id in bad:
+                return job_id, bad[job_id]
+        return None
 
     def _dataset_action(self, action: Action) -> str:
         address = action.address
@@ -239,6 +457,17 @@ class Executor:
             self.state.retire(address, reason="forget", at=self.clock())
             self.save([address])
 
+    def forget_cancelled(self, address: str) -> bool:
+        """Retire a removed document's resource once its cancelled run ended (apply --wait)."""
+        if self.specs.by_address(address) is not None:
+            return False
+        res = self.state.export_job(address)
+        newest = res.newest_run() if res is not None else None
+        if res is None or (newest is not None and not is_terminal(newest.status)):
+            return False
+        self._retire(address)
+        return True
+
     def _update_dataset(self, address: str, res: DatasetResource, changes: dict[str, Any]) -> None:
         """PATCH what the Catalog can change in place and record what was set."""
         self.client.update_dataset(res.datasetId, changes)
@@ -258,28 +487,45 @@ class Executor:
             return f"{address}: forgotten (its finished runs are kept in the state's history)"
         if action.action == "cancel":
             assert action.cancel_job_id is not None
-            self._cancel(address, action.cancel_job_id)
-            return f"{address}: cancelled job {action.cancel_job_id}"
+            line = self._cancel(address, action.cancel_job_id)
+            if self.specs.by_address(address) is None:
+                newest = self._newest(address)
+                if newest is not None and is_terminal(newest.status):
+                    line += "; the next apply forgets it"
+                else:
+                    line += "; 'apply --wait' follows it and forgets it, or the next apply does"
+            return f"{address}: {line}"
         doc = self._export_job_doc(address)
         if action.action == "adopt":
-            record = self.client.get_export_job(str(action.adopt_id))
-            if record is None:
+            got = get_job(self.client, int(str(action.adopt_id)))
+            if not isinstance(got, ExportJobRecord):
                 raise ApplyError(
-                    f"{address}: job {action.adopt_id} is gone; run 'reconciler plan' again"
+                    f"{address}: job {action.adopt_id} is gone or unreadable; run 'reconciler plan' again"
                 )
-            self._record_run(doc, record, reason="adopt")
+            owner = self._claimed_by(got.id)
+            if owner is not None:
+                raise AddressStopped(
+                    f"{address}: not adopted: job {got.id} is already recorded for {owner}; "
+                    "one live job is never adopted for two documents"
+                )
+            self._record_run(doc, got, reason="adopt")
             self.save([address])
-            return f"{address}: adopted job {record.id} ({record.status})"
+            return f"{address}: adopted job {got.id} ({got.status})"
         if action.action in ("create", "replace", "rerun"):
             prefix = ""
             if action.cancel_job_id is not None:
-                self._cancel(address, action.cancel_job_id)
-                prefix = f"cancelled job {action.cancel_job_id}, "
+                prefix = self._cancel(address, action.cancel_job_id) + ", "
             record = self._start_run(doc, reason=_run_reason(action))
             return f"{address}: {prefix}started job {record.id} ({action.action})"
         raise ApplyError(
             f"{address}: an export job cannot '{action.action}'; run 'reconciler plan' again"
         )
+
+    def _claimed_by(self, job_id: int) -> str | None:
+        for address, res in self.state.resources.items():
+            if isinstance(res, ExportJobResource) and any(r.jobId == job_id for r in res.runs):
+                return address
+        return "a forgotten document" if job_id in self.state.claimed_job_ids() else None
 
     # Export jobs
 
@@ -298,6 +544,10 @@ class Executor:
         address = f"dataset/{dest.dataset}"
         res = self.state.dataset(address)
         if res is None:
+            if address in self.stopped:
+                raise AddressStopped(
+                    f"{doc.address}: not applied: it needs {address}, which stopped above"
+                )
             raise ApplyError(
                 f"{doc.address}: its destination {address} has no dataset yet; "
                 f"apply it first (e.g. drop --target or add --target {address})"
@@ -305,30 +555,40 @@ class Executor:
         return address, res.datasetId
 
     def _start_run(self, doc: ExportJobDoc, *, reason: str) -> ExportJobRecord:
-        """POST one run with a write-ahead intent; on an unknown outcome search, then POST once more."""
+        """POST one run under a write-ahead intent; an unknown outcome is resolved, never resent.
+
+        Unknown: the jobs after the intent's watermark are searched (a GET by id first when the
+        answer named one) until one candidate is found, or the settle window passes with none
+        (then the POST did not happen and is sent again, at most three times in all), or the
+        search finds more than one (the address stops: `AddressStopped`).
+        """
         _, dataset_id = self._destination_id(doc)
         body = resolved_request(doc, dataset_id)
-        for attempt in (1, 2):
+        for _attempt in range(3):
             intent = self._add_intent(
                 doc.address, "exportjob", fingerprint(doc), normalize_request(body)
             )
             try:
                 record = self.client.create_export_job(body)
-            except OutcomeUnknown:
-                found = self._find_job(intent)
-                if found is None and attempt == 1:
+            except (OutcomeUnknown, UnexpectedResponseError) as exc:
+                # An unreadable answer is no refusal: the job may exist (issue 13, case 2).
+                intent = self._mark_unknown(intent, getattr(exc, "job_id", None))
+                [(_, res)] = self._settle_jobs([intent])
+                if res.outcome == "ambiguous":
+                    raise AddressStopped(
+                        ambiguity_line(doc.address, res, kind="exportjob")
+                    ) from None
+                if res.outcome == "none":
                     self._drop(intent)
                     self.save(())
                     self.progress(
-                        f"{doc.address}: the create's outcome is unknown and no job was found; sending it once more"
+                        f"{doc.address}: the create's outcome was unknown and no job appeared "
+                        f"within {self.settle_s:g}s: it did not happen; sending it again"
                     )
                     continue
-                if found is None:
-                    raise ApplyError(
-                        f"{doc.address}: twice the platform did not answer whether the job was "
-                        "created; run 'reconciler apply' again later to find or create it"
-                    ) from None
-                record = found
+                assert res.record is not None
+                record = res.record
+                self.progress(f"{doc.address}: the create's answer was lost; found job {record.id}")
             except PlatformError:
                 # A definite answer (rejected, or never sent): nothing was created. Anything
                 # else (an interrupt mid-POST) keeps the intent for the next apply to resolve.
@@ -336,10 +596,23 @@ class Executor:
                 self.save(())
                 raise
             self._record_run(doc, record, reason=reason)
+            self.marks.see_job(record.id)
             self._drop(intent)
             self.save([doc.address])
             return record
-        raise AssertionError("unreachable")
+        raise AddressStopped(
+            f"{doc.address}: stopped: three creates in a row had no answer and left no job; "
+            "run 'reconciler apply' again later"
+        )
+
+    def _mark_unknown(self, intent: Intent, answer_job_id: int | None) -> Intent:
+        update: dict[str, Any] = {"outcome": "unknown"}
+        if answer_job_id is not None:
+            update["answerJobId"] = answer_job_id
+        marked = intent.model_copy(update=update)
+        self.state.pending = [marked if i.id == intent.id else i for i in self.state.pending]
+        self.save(())
+        return marked
 
     def _record_run(self, doc: ExportJobDoc, record: ExportJobRecord, *, reason: str) -> None:
         dataset_address, dataset_id = self._destination_id(doc)
@@ -356,12 +629,19 @@ class Executor:
             runs=[*runs, run],
         )
         self.state.observed.unmanagedJobs.pop(run.jobId, None)
+        self._dirty.add(doc.address)
 
     def _record_recovered_run(self, intent: Intent, record: ExportJobRecord) -> None:
         doc = self.specs.by_address(intent.address)
+        self._dirty.add(intent.address)
         if isinstance(doc, ExportJobDoc) and fingerprint(doc) == intent.fingerprint:
-            self._record_run(doc, record, reason="create (recovered after an interrupted apply)")
-            return
+            try:
+                self._record_run(
+                    doc, record, reason="create (recovered after an interrupted apply)"
+                )
+                return
+            except (ApplyError, AddressStopped):
+                pass  # its dataset is not in state (any more): recorded under the intent
         # The document changed (or went) since the crash: keep the run under the intent's
         # fingerprint, so the next plan sees the difference and replaces it.
         res = self.state.export_job(intent.address)
@@ -377,32 +657,67 @@ class Executor:
                 request=dict(intent.request),
                 datasetId=run.datasetId,
             )
-        res.runs = [*res.runs, run]
+        res.runs = [*[r for r in res.runs if r.jobId != run.jobId], run]
         self.state.resources[intent.address] = res
         self.state.observed.unmanagedJobs.pop(run.jobId, None)
 
-    def _find_job(self, intent: Intent) -> ExportJobRecord | None:
-        """A live job created since the intent whose request is the intent's and no run claims."""
-        claimed = self.state.claimed_job_ids()
-        matches = [
-            record
-            for record in self.client.iter_export_jobs(created_since_ms=intent.watermarkMs)
-            if record.id not in claimed and request_matches(intent.request, record.raw())
-        ]
-        # The oldest match is the one the lost POST made; a later twin would be someone else's.
-        return min(matches, key=lambda r: (r.creationTime, r.id), default=None)
+    # Cancelling
 
-    def _cancel(self, address: str, job_id: int) -> None:
-        with contextlib.suppress(NotFoundError):  # gone already: nothing left to cancel
-            self.client.cancel_export_job(job_id)
+    def _cancel(self, address: str, job_id: int) -> str:
+        """Read the job; DELETE it only while in flight, once; record CANCELLING until it ends.
+
+        Returns what happened, as the middle of a progress line.
+        """
+        got = get_job(self.client, job_id)
+        if got is not None and not isinstance(got, ExportJobRecord):
+            raise AddressStopped(
+                f"{address}: not cancelled: the record of job {job_id} cannot be read "
+                f"({got.reason}); nothing is done to it until it can"
+            )
+        if got is None:
+            self._update_run(address, job_id, None, cancelled=True)
+            return f"job {job_id} is gone from the platform already (recorded as cancelled)"
+        if got.is_terminal:
+            # "cancel or delete": a DELETE now would remove the finished record.
+            self._update_run(address, job_id, got, cancelled=False)
+            return f"job {job_id} had already ended {got.status.upper()} (not cancelled)"
+        deleted = False
+        try:
+            self.client.cancel_export_job(job_id)  # never retried once it may have arrived
+        except NotFoundError:
+            deleted = True  # ended and removed between the read and the DELETE
+        except OutcomeUnknown:
+            pass  # it may have arrived: CANCELLING until a read shows the job ended
+        except UnexpectedResponseError as exc:  # a definite "no" (status: false)
+            raise AddressStopped(
+                f"{address}: not cancelled: the platform declined to cancel job {job_id} ({exc})"
+            ) from None
+        self._update_run(address, job_id, None, cancelling=True)
+        after = None if deleted else get_job(self.client, job_id)
+        if after is None:
+            self._update_run(address, job_id, None, cancelled=True)
+            return f"cancelled job {job_id}"
+        if isinstance(after, ExportJobRecord) and after.is_terminal:
+            self._update_run(address, job_id, after, cancelled=False)
+            return f"cancelled job {job_id} ({after.status.upper()})"
+        return f"asked the platform to cancel job {job_id} (CANCELLING until it ends)"
+
+    def _update_run(
+        self,
+        address: str,
+        job_id: int,
+        record: ExportJobRecord | None,
+        *,
+        cancelled: bool = False,
+        cancelling: bool = False,
+    ) -> None:
+        """Record a cancel step on the run of `job_id` (a live record, or CANCELLING/CANCELLED)."""
         res = self.state.export_job(address)
         if res is None:
             return
-        record = self.client.get_export_job(job_id)
         runs = []
         for run in res.runs:
             if run.jobId == job_id:
-                update: dict[str, Any] = {"cancelledAt": self.clock()}
                 if record is not None:
                     fresh = run_from_record(
                         record,
@@ -410,8 +725,26 @@ class Executor:
                         reason=run.reason,
                         dataset_id=run.datasetId,
                     )
-                    update.update(status=fresh.status, finishedAt=fresh.finishedAt)
-                run = run.model_copy(update=update)
+                    run = run.model_copy(
+                        update={
+                            "status": fresh.status,
+                            "finishedAt": fresh.finishedAt,
+                            "batchId": fresh.batchId or run.batchId,
+                            "batches": fresh.batches or run.batches,
+                        }
+                    )
+                elif cancelling:
+                    run = run.model_copy(update={"status": CANCELLING, "cancelledAt": self.clock()})
+                elif cancelled:
+                    # the record is gone (the platform's "cancel or delete"): batches kept
+                    gone = deleted_by_cancel(run, platform_now(self.client))
+                    run = run.model_copy(
+                        update={
+                            "status": "CANCELLED",
+                            "cancelledAt": run.cancelledAt or self.clock(),
+                            "finishedAt": run.finishedAt or _from_ms(gone.updated_ms or 0),
+                        }
+                    )
             runs.append(run)
         self.state.resources[address] = res.model_copy(update={"runs": runs})
         self.save([address])
@@ -431,23 +764,31 @@ class Executor:
         return live
 
     def _create_dataset(self, address: str, body: dict[str, Any]) -> str:
-        """POST one dataset with a write-ahead intent; on an unknown outcome search, then POST once more."""
-        for attempt in (1, 2):
+        """POST one dataset under a write-ahead intent; an unknown outcome is resolved first.
+
+        Only a dataset new since the intent counts (tagged with the address, unclaimed, not
+        listed by this apply's refresh, created at or after the intent's platform time): an
+        older one an earlier replace orphaned carries the same tag (issue 13, case 8).
+        """
+        for _attempt in range(3):
             intent = self._add_intent(address, "dataset", _digest(body), body)
             try:
                 new_id = self.client.create_dataset(body)
-            except OutcomeUnknown:
-                found = self._find_dataset(address)
-                if found is None and attempt == 1:
+            except (OutcomeUnknown, UnexpectedResponseError):
+                intent = self._mark_unknown(intent, None)
+                res = self._settle_dataset(intent, seen_before=set(self.marks.seen_datasets))
+                if res.outcome == "ambiguous":
+                    raise AddressStopped(ambiguity_line(address, res, kind="dataset")) from None
+                if res.outcome == "none":
                     self._drop(intent)
                     self.save(())
+                    self.progress(
+                        f"{address}: the dataset create's outcome was unknown and none appeared "
+                        f"within {self.settle_s:g}s: it did not happen; sending it again"
+                    )
                     continue
-                if found is None:
-                    raise ApplyError(
-                        f"{address}: twice the platform did not answer whether the dataset was "
-                        "created; run 'reconciler apply' again later to find or create it"
-                    ) from None
-                new_id = found.id
+                assert res.dataset is not None
+                new_id = res.dataset.id
             except PlatformError:
                 # A definite answer (rejected, or never sent): nothing was created. Anything
                 # else (an interrupt mid-POST) keeps the intent for the next apply to resolve.
@@ -455,10 +796,14 @@ class Executor:
                 self.save(())
                 raise
             self._record_dataset(address, new_id, body)
+            self.marks.seen_datasets.add(new_id)
             self._drop(intent)
             self.save([address])
             return new_id
-        raise AssertionError("unreachable")
+        raise AddressStopped(
+            f"{address}: stopped: three dataset creates in a row had no answer and left no "
+            "dataset; run 'reconciler apply' again later"
+        )
 
     def _record_dataset(self, address: str, dataset_id: str, body: Mapping[str, Any]) -> None:
         schema = body.get("schemaRef") or {}
@@ -469,29 +814,19 @@ class Executor:
             tags={k: list(v) for k, v in (body.get("tags") or {}).items()},
             schemaId=str(schema.get("id", "")),
             deletionPolicy="Delete" if self._deletion_policy(address) == "Delete" else "Orphan",
-            createdAt=self.clock(),
+            createdAt=_utc_now(),
         )
+        self._dirty.add(address)
 
     def _record_recovered_dataset(self, intent: Intent, found: CatalogDataset) -> None:
         self._record_dataset(intent.address, found.id, intent.request)
-
-    def _find_dataset(self, address: str) -> CatalogDataset | None:
-        """The newest live dataset tagged with `address` that state does not already hold."""
-        claimed = {
-            r.datasetId for r in self.state.resources.values() if isinstance(r, DatasetResource)
-        }
-        tagged = [
-            ds
-            for ds in self.client.iter_datasets()
-            if list(ds.tags.get(ADDRESS_TAG, ())) == [address] and ds.id not in claimed
-        ]
-        return max(tagged, key=lambda ds: (ds.created or 0, ds.id), default=None)
 
     # Intents
 
     def _add_intent(
         self, address: str, kind: str, digest: str, request: Mapping[str, Any]
     ) -> Intent:
+        now_ms = self.now_ms()
         intent = Intent(
             id=str(uuid.uuid4()),
             address=address,
@@ -499,7 +834,12 @@ class Executor:
             fingerprint=digest,
             request=dict(request),
             watermarkMs=self.state.observed.watermarkMs,
-            createdAt=self.clock(),
+            watermarkJobId=self._watermark_job_id(),
+            platformTimeMs=now_ms,
+            postedAtMs=now_ms,
+            outcome="pending",
+            # the wall clock: compared with the time a resource was recorded (import included)
+            createdAt=_utc_now(),
         )
         self.state.pending.append(intent)
         self.save(())
@@ -521,12 +861,15 @@ class Executor:
     ) -> list[WaitedRun]:
         """Poll the newest run of each address until terminal; record every status change.
 
-        `progress` gets a line per status change; `tick` (a terminal's status line) a summary per poll.
+        `progress` gets a line per status change; `tick` (a terminal's status line) a summary per
+        poll. A followed job that vanished is reported with status MISSING (unless it was being
+        cancelled: the platform's "cancel or delete" removed it, so it is CANCELLED).
         """
         wanted = sorted(set(addresses))
         started = time.monotonic()
         delay = min(0.2, poll_s)
         errors: dict[str, tuple[Mapping[str, Any], ...]] = {}
+        vanished: dict[str, WaitedRun] = {}
         while True:
             flying = self._in_flight(wanted)
             if not flying:
@@ -541,24 +884,38 @@ class Executor:
                 tick(self._summary(flying, time.monotonic() - started))
             sleep(delay)
             delay = min(delay * 2, poll_s)
-            records = self.client.map(self.client.get_export_job, [j for _, j in flying])
+            records = self.client.map(lambda j: get_job(self.client, j), [j for _, j in flying])
             runs = {}
-            for (address, job_id), record in zip(flying, records, strict=True):
-                if record is None:
+            for (address, job_id), got in zip(flying, records, strict=True):
+                old = self._newest(address)
+                if got is None and old is not None and old.cancelledAt is not None:
+                    runs[job_id] = deleted_by_cancel(old, platform_now(self.client))
+                    self.progress(f"{address}: job {job_id} CANCELLED (its record was removed)")
+                    continue
+                if got is None:
                     self.progress(f"{address}: job {job_id} is gone from the platform")
+                    vanished[address] = WaitedRun(address, job_id, "MISSING", None, ())
                     wanted.remove(address)
                     continue
-                old = self._newest(address)
-                status = record.status.upper()
-                if old is not None and old.status != status:
-                    self.progress(f"{address}: job {job_id} {status}")
-                runs[job_id] = live_run(record)
-                errors[address] = runs[job_id].errors
+                if not isinstance(got, ExportJobRecord):
+                    self.progress(
+                        f"{address}: job {job_id}'s record cannot be read ({got.reason}); "
+                        "no longer followed"
+                    )
+                    vanished[address] = WaitedRun(address, job_id, "UNREADABLE", None, ())
+                    wanted.remove(address)
+                    continue
+                live = live_run(got)
+                if old is not None and old.status != live.status:
+                    self.progress(f"{address}: job {job_id} {live.status}")
+                runs[job_id] = live
+                errors[address] = live.errors
             before = self.state
-            self.state = record_observations(self.state, LiveSnapshot(runs=runs))
+            self.state = observe_state(self.state, LiveSnapshot(runs=runs))
             if self.state != before:
                 self.save(_changed_addresses(before, self.state))
-        return [self._waited(a, errors.get(a, ())) for a in wanted if self._newest(a) is not None]
+        done = [self._waited(a, errors.get(a, ())) for a in wanted if self._newest(a) is not None]
+        return sorted([*done, *vanished.values()], key=lambda w: w.address)
 
     def _summary(self, flying: list[tuple[str, int]], elapsed: float) -> str:
         counts: dict[str, int] = {}

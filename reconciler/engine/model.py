@@ -12,11 +12,14 @@ import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal, cast, get_args
 
 from reconciler.errors import ReconcilerError
 
-TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "CANCELED"})
+# A run this tool sent a DELETE for, until a read shows the job ended (state only, never live).
+CANCELLING = "CANCELLING"
 PLAN_FORMAT_VERSION = 1
 
 ResourceKind = Literal["dataset", "exportjob"]
@@ -35,8 +38,14 @@ class PlanFileError(ReconcilerError):
 
 
 def is_terminal(status: str) -> bool:
-    """True for SUCCEEDED, FAILED and CANCELLED; unknown statuses count as still in flight."""
-    return status in TERMINAL_STATUSES
+    """True for SUCCEEDED, FAILED and CANCELLED (either spelling); unknown statuses are in flight."""
+    return status.upper() in TERMINAL_STATUSES
+
+
+def job_status(status: str) -> str:
+    """A platform job status as the engine compares it: upper case, `CANCELED` -> `CANCELLED`."""
+    upper = status.upper()
+    return "CANCELLED" if upper == "CANCELED" else upper
 
 
 def canonical_json(value: Any) -> str:
@@ -121,6 +130,15 @@ class LiveSnapshot:
     new_jobs: tuple[int, ...] = ()  # ids listed since the watermark
     watermark_ms: int | None = None
     full: bool = False
+    # records the platform returned that do not parse (reconciler.platform.models.UnreadableRecord)
+    unreadable: tuple[Any, ...] = ()
+    # the platform's clock when the refresh ended (from the answers' Date header); None: unknown
+    platform_now: datetime | None = None
+    newest_job_id: int | None = None  # the highest job id this refresh saw listed
+
+    def unreadable_ids(self) -> frozenset[int]:
+        """The job ids of unreadable records (those whose id could be read)."""
+        return frozenset(r.id for r in self.unreadable if getattr(r, "id", None) is not None)
 
     def fact_index(self) -> dict[str, str]:
         """Per object read, `<state> <short digest of its facts>`, to name what changed later.
@@ -133,6 +151,7 @@ class LiveSnapshot:
             for k, run in self.runs.items()
         }
         index.update({f"exportjob@{k}": "missing" for k in self.missing_runs})
+        index.update({f"exportjob@{k}": "unreadable" for k in self.unreadable_ids()})
         index.update(
             {
                 f"dataset@{k}": f"present {_sha256(ds.facts())[:16]}"
@@ -143,14 +162,17 @@ class LiveSnapshot:
 
     def digest(self) -> str:
         """sha256 over the live facts a plan relies on (not the refresh mode or watermark)."""
-        return _sha256(
-            {
-                "datasets": [self.datasets[k].facts() for k in sorted(self.datasets)],
-                "runs": [self.runs[k].facts() for k in sorted(self.runs)],
-                "missingRuns": sorted(self.missing_runs),
-                "newJobs": sorted(self.new_jobs),
-            }
-        )
+        facts: dict[str, Any] = {
+            "datasets": [self.datasets[k].facts() for k in sorted(self.datasets)],
+            "runs": [self.runs[k].facts() for k in sorted(self.runs)],
+            "missingRuns": sorted(self.missing_runs),
+            "newJobs": sorted(self.new_jobs),
+        }
+        if self.unreadable:  # only then: digests of plans saved before this key stay valid
+            facts["unreadable"] = sorted(
+                (r.id if r.id is not None else -1, str(r.reason)) for r in self.unreadable
+            )
+        return _sha256(facts)
 
 
 def live_changes(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:

@@ -8,13 +8,21 @@ state's runs still in flight, because a run in a terminal state never changes.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-from reconciler.engine.model import LiveDataset, LiveRun, LiveSnapshot, is_terminal
-from reconciler.platform import PlatformClient
-from reconciler.platform.models import CatalogDataset, ExportJobRecord
+from reconciler.engine.model import (
+    CANCELLING,
+    LiveDataset,
+    LiveRun,
+    LiveSnapshot,
+    is_terminal,
+    job_status,
+)
+from reconciler.platform import PlatformClient, UnexpectedResponseError
+from reconciler.platform.models import CatalogDataset, ExportJobRecord, UnreadableRecord
 from reconciler.spec.canonical import normalize_request
-from reconciler.state import State
+from reconciler.state import Run, State
 
 
 def live_run(record: ExportJobRecord) -> LiveRun:
@@ -23,7 +31,7 @@ def live_run(record: ExportJobRecord) -> LiveRun:
     batches = tuple((b.segmentId or "", b.batchId) for b in dest.batches if b.batchId)
     return LiveRun(
         job_id=record.id,
-        status=record.status.upper(),
+        status=job_status(record.status),
         created_ms=record.creationTime,
         updated_ms=record.updateTime,
         dataset_id=dest.datasetId,
@@ -59,19 +67,42 @@ def runs_to_reread(state: State, *, full: bool) -> list[int]:
     )
 
 
+def platform_now(client: PlatformClient) -> datetime | None:
+    """The platform's clock as the client last read it from an answer's `Date` header."""
+    read = getattr(client, "platform_now", None)
+    return read() if callable(read) else None
+
+
 def refresh(client: PlatformClient, state: State, *, full: bool = False) -> LiveSnapshot:
-    """Read the sandbox: every dataset, jobs created since the watermark, in-flight runs."""
+    """Read the sandbox: every dataset, jobs created since the watermark, in-flight runs.
+
+    A record that does not parse is kept in `unreadable` (id and reason) instead of failing
+    the refresh; a run whose DELETE was sent (CANCELLING) and whose record is now gone reads as
+    CANCELLED (the platform's "cancel or delete" removed it), its batches kept.
+    """
     datasets = {d.id: live_dataset(d) for d in client.iter_datasets()}
     since = None if full else state.observed.watermarkMs
-    listed = list(client.iter_export_jobs(created_since_ms=since))
+    unreadable: list[UnreadableRecord] = []
+    listed = list(client.iter_export_jobs(created_since_ms=since, unreadable=unreadable))
     runs = {record.id: live_run(record) for record in listed}
-    pending = [job_id for job_id in runs_to_reread(state, full=full) if job_id not in runs]
+    bad = {r.id for r in unreadable}
+    pending = [
+        job_id
+        for job_id in runs_to_reread(state, full=full)
+        if job_id not in runs and job_id not in bad
+    ]
     missing: set[int] = set()
     for job_id, record in zip(pending, _get_jobs(client, pending), strict=True):
-        if record is None:
+        if isinstance(record, UnreadableRecord):
+            unreadable.append(record)
+        elif record is None:
             missing.add(job_id)
         else:
             runs[job_id] = live_run(record)
+    now = platform_now(client)
+    for run in _cancelling_runs(state, missing):
+        missing.discard(run.jobId)
+        runs[run.jobId] = deleted_by_cancel(run, now)
     newest = max((r.creationTime for r in listed), default=None)
     watermark = _max_opt(state.observed.watermarkMs, newest)
     return LiveSnapshot(
@@ -81,14 +112,56 @@ def refresh(client: PlatformClient, state: State, *, full: bool = False) -> Live
         new_jobs=tuple(r.id for r in listed),
         watermark_ms=watermark,
         full=full,
+        unreadable=tuple(unreadable),
+        platform_now=now,
+        newest_job_id=max((r.id for r in listed), default=None),
     )
 
 
-def _get_jobs(client: PlatformClient, job_ids: Iterable[int]) -> list[ExportJobRecord | None]:
+def deleted_by_cancel(run: Run, now: datetime | None) -> LiveRun:
+    """A cancelled run in flight whose record answers 404: the DELETE removed it; cancelled, batches kept."""
+    created_ms = int(run.createdAt.timestamp() * 1000)
+    ended = now or datetime.now(UTC)
+    return LiveRun(
+        job_id=run.jobId,
+        status="CANCELLED",
+        created_ms=created_ms,
+        updated_ms=max(created_ms, int(ended.timestamp() * 1000)),
+        dataset_id=run.datasetId,
+        batch_id=run.batchId,
+        batches=tuple((b.segmentId, b.batchId) for b in run.batches),
+    )
+
+
+def _cancelling_runs(state: State, missing: set[int]) -> list[Run]:
+    if not missing:
+        return []
+    return [
+        run
+        for res in state.resources.values()
+        if res.kind == "ExportJob"
+        for run in res.runs
+        if run.jobId in missing
+        and (run.status == CANCELLING or run.cancelledAt is not None)
+        and not is_terminal(run.status)
+    ]
+
+
+def get_job(client: PlatformClient, job_id: int) -> ExportJobRecord | UnreadableRecord | None:
+    """GET one job: the record, None on 404, or an UnreadableRecord when it does not parse."""
+    try:
+        return client.get_export_job(job_id)
+    except UnexpectedResponseError as exc:
+        return UnreadableRecord(id=job_id, reason=str(exc))
+
+
+def _get_jobs(
+    client: PlatformClient, job_ids: Iterable[int]
+) -> list[ExportJobRecord | UnreadableRecord | None]:
     ids = list(job_ids)
     if not ids:
         return []
-    return client.map(client.get_export_job, ids)
+    return client.map(lambda job_id: get_job(client, job_id), ids)
 
 
 def _max_opt(a: int | None, b: int | None) -> int | None:

@@ -18,9 +18,10 @@ from typing import cast
 
 from reconciler.config import Settings, load_settings
 from reconciler.engine.connect import connect
-from reconciler.engine.executor import Executor, WaitedRun
+from reconciler.engine.create import DEFAULT_SETTLE_S
+from reconciler.engine.executor import Executor, WaitedRun, observe_state
 from reconciler.engine.model import LiveSnapshot, Plan, live_changes
-from reconciler.engine.planner import make_plan, record_observations
+from reconciler.engine.planner import make_plan
 from reconciler.engine.refresh import refresh
 from reconciler.errors import ReconcilerError
 from reconciler.platform import PlatformClient, disable_request_logging, enable_request_logging
@@ -34,6 +35,7 @@ from reconciler.state import (
 )
 
 DEFAULT_WAIT_TIMEOUT_S = 30 * 60.0
+SETTLE_ENV = "RECONCILER_SETTLE_SECONDS"  # how long a lost create may take to show up
 
 
 class StalePlan(ReconcilerError):
@@ -50,6 +52,27 @@ class RunsFailed(ReconcilerError):
 
 class UsageError(ReconcilerError):
     """A command-line value the command cannot use."""
+
+
+class AddressesStopped(ReconcilerError):
+    """apply went on with the other addresses, but some could not be carried out (named above)."""
+
+
+def settle_seconds(environ: Mapping[str, str] | None = None) -> float:
+    """The settle window of the create protocol: RECONCILER_SETTLE_SECONDS, else 30 s."""
+    raw = (os.environ if environ is None else environ).get(SETTLE_ENV, "").strip()
+    if not raw:
+        return DEFAULT_SETTLE_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 3600:
+        raise UsageError(
+            f"{SETTLE_ENV}='{raw}' is not a number of seconds between 0 and 3600; "
+            "set it to e.g. 30 or unset it"
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -73,8 +96,17 @@ def settings_for(
 
 
 def now() -> datetime:
-    """The wall clock (UTC): the planner's `now` and the state's timestamps."""
+    """The wall clock (UTC): the state's record timestamps (ages use `platform_time`)."""
     return datetime.now(UTC)
+
+
+def platform_time(live: LiveSnapshot) -> datetime:
+    """The planner's `now`: the platform's clock as the refresh read it, else the wall clock.
+
+    Ages (refresh due, "finished 3h ago") compare platform timestamps, so they are measured on
+    the platform's clock (issue 13, case 16).
+    """
+    return live.platform_now or now()
 
 
 def store_for(settings: Settings) -> StateStore:
@@ -144,8 +176,10 @@ def plan(
     state = _read_held(store_for(settings).read)
     with open_client(settings, console) as client:
         live = refresh(client, state, full=full_refresh)
-    observed = record_observations(state, live)  # in memory only: plan never writes state
-    result = make_plan(specs, observed, live, now=now(), targets=targets, refresh_only=refresh_only)
+    observed = observe_state(state, live)  # in memory only: plan never writes state
+    result = make_plan(
+        specs, observed, live, now=platform_time(live), targets=targets, refresh_only=refresh_only
+    )
     pending_note(state, console)
     if out is not None:
         write_atomic(out, result.to_json())
@@ -213,20 +247,41 @@ def apply(
         )
     specs = load_specs(settings)
     store = store_for(settings)
+    settle_s = settle_seconds()
     with store.lock() as writer, open_client(settings, console) as client:
         executor = Executor(
-            client, writer, _read_held(writer.read), specs, clock=now, progress=console.out
+            client,
+            writer,
+            _read_held(writer.read),
+            specs,
+            progress=console.out,
+            settle_s=settle_s,
         )
         chosen = _plan_to_apply(executor, specs, saved, planfile, targets)
         console.out(render_plan(chosen, "text", color=console.color).rstrip("\n"))
         _check_replace_confirmed(chosen, confirm_replace_dataset)
         if saved is None and not auto_approve and any(a.action != "wait" for a in chosen.actions):
             _ask(console)
+        # Approved: only now do recovery and observations reach the state (issue 13, case 14).
+        executor.flush()
         _say_done(console, executor.execute(chosen), chosen, wait)
-        if not wait:
-            return 0
-        waited = _follow(executor, chosen, console, timeout_s=timeout_s, poll_s=poll_s)
-    return _report_waited(waited, console)
+        waited = (
+            _follow(executor, chosen, console, timeout_s=timeout_s, poll_s=poll_s) if wait else []
+        )
+    code = _report_waited(waited, console) if wait else 0
+    _report_stopped(executor)
+    return code
+
+
+def _report_stopped(executor: Executor) -> None:
+    """Exit 1 naming the addresses that stopped (their lines were printed as they stopped)."""
+    if executor.stopped:
+        names = ", ".join(sorted(executor.stopped))
+        n = len(executor.stopped)
+        raise AddressesStopped(
+            f"{n} address{'es' if n != 1 else ''} stopped ({names}); the other actions were "
+            "carried out; see the lines above for what settles each"
+        )
 
 
 def _plan_to_apply(
@@ -237,7 +292,8 @@ def _plan_to_apply(
     targets: tuple[str, ...],
 ) -> Plan:
     """Complete interrupted work, refresh, then check the saved plan or make a fresh one."""
-    recovered = executor.resolve_pending()
+    # In memory until approved: a declined apply changes nothing (issue 13, case 14).
+    recovered = executor.resolve_pending(write=False)
     # A saved plan is checked against live read the way the plan read it (like with like).
     live = refresh(
         executor.client, executor.state, full=saved is not None and saved.refresh == "full"
@@ -251,10 +307,10 @@ def _plan_to_apply(
                 f"the saved plan {planfile} is stale: {'; '.join(reasons)} since it was made; "
                 f"run 'reconciler plan --out {planfile}' again"
             )
-    executor.observe(live)
+    executor.observe(live, write=False)
     if saved is not None:
         return saved
-    return make_plan(specs, executor.state, live, now=now(), targets=targets)
+    return make_plan(specs, executor.state, live, now=platform_time(live), targets=targets)
 
 
 def _say_done(console: Console, done: list[str], chosen: Plan, wait: bool) -> None:
@@ -276,12 +332,21 @@ def _follow(
     addresses = [
         a.address
         for a in chosen.actions
-        if a.kind == "exportjob" and a.action not in ("cancel", "forget")
+        if a.kind == "exportjob" and a.action != "forget" and a.address not in executor.stopped
     ]
+    # a removed document's cancelled run is followed to its end, then forgotten
+    removed = {
+        a.address
+        for a in chosen.actions
+        if a.kind == "exportjob"
+        and a.action in ("cancel", "wait")
+        and executor.specs.by_address(a.address) is None
+    }
+    addresses.extend(sorted(removed - set(addresses)))
     line = _StatusLine(console) if console.tty else None
     executor.progress = line.print if line is not None else console.out
     try:
-        return executor.wait(
+        waited = executor.wait(
             addresses,
             timeout_s=timeout_s,
             poll_s=poll_s,
@@ -290,6 +355,14 @@ def _follow(
     finally:
         if line is not None:
             line.clear()
+    kept = []
+    for w in waited:
+        if w.address in removed and w.status not in ("MISSING", "UNREADABLE"):
+            if executor.forget_cancelled(w.address):
+                executor.progress(f"{w.address}: job {w.job_id} {w.status}; forgotten")
+            continue
+        kept.append(w)
+    return kept
 
 
 class _StatusLine:

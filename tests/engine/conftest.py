@@ -1,4 +1,9 @@
-"""Fixtures for end-to-end engine tests: one emulator per module, one sandbox per test."""
+"""Fixtures for end-to-end engine tests: one emulator per module, one sandbox per test.
+
+A module that sets `BOTH_PROFILES = True` runs each of its tests against the emulator in both
+behaviour profiles, `cooperative` and `documented` (terse echo, marked cancels, realistic
+catalog, strict sandboxes, the platform clock 2 h ahead); the others use `cooperative`.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +14,43 @@ import pytest
 from engine_harness import Project, emulator_with_short_jobs, make_project
 
 from reconciler.emulator.server import RunningEmulator
+from reconciler.engine.workflow import SETTLE_ENV
 from reconciler.state import State, StateStore, StateWriter
+
+PROFILES = ("cooperative", "documented")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`BOTH_PROFILES = True` or `EMULATOR_PROFILES = (...)` in a module picks its profiles."""
+    if "emulator_profile" not in metafunc.fixturenames:
+        return
+    chosen = getattr(metafunc.module, "EMULATOR_PROFILES", None)
+    if chosen is None and getattr(metafunc.module, "BOTH_PROFILES", False):
+        chosen = PROFILES
+    if chosen:
+        metafunc.parametrize("emulator_profile", chosen, scope="module", indirect=True)
 
 
 @pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
-    """An emulator with short job timings, shared by the tests of a module."""
-    with emulator_with_short_jobs(tmp_path_factory.mktemp("emulator")) as emu:
+def emulator_profile(request: pytest.FixtureRequest) -> str:
+    """The emulator's behaviour profile for this module's tests (cooperative unless parametrized)."""
+    return str(getattr(request, "param", "cooperative"))
+
+
+@pytest.fixture(scope="module")
+def emulator(
+    tmp_path_factory: pytest.TempPathFactory, emulator_profile: str
+) -> Iterator[RunningEmulator]:
+    """An emulator with short job timings in the module's profile, shared by its tests."""
+    emu = emulator_with_short_jobs(tmp_path_factory.mktemp("emulator"), profile=emulator_profile)
+    with emu:
         yield emu
+
+
+@pytest.fixture(autouse=True)
+def short_settle_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lost create shows up at once in the emulator: a 1 s settle window keeps tests fast."""
+    monkeypatch.setenv(SETTLE_ENV, "1")
 
 
 @pytest.fixture

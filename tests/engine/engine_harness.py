@@ -5,20 +5,24 @@ from __future__ import annotations
 import contextlib
 import io
 import itertools
+import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from reconciler.cli import main
 from reconciler.emulator.server import RunningEmulator, start_in_thread
 from reconciler.engine.connect import LOCAL_ENDPOINT_ENV, local_credentials, local_endpoints
 from reconciler.platform import PlatformClient
+from reconciler.spec.canonical import normalize_request
 from reconciler.state import State, StateStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +45,18 @@ class Project:
     root: Path
     sandbox: str
     base_url: str
+    # datasets the sandbox held before the project applied anything (the platform's own
+    # system datasets under the realistic catalog): not this repository's, so tests skip them
+    baseline_datasets: frozenset[str] = frozenset()
+
+    def own_findings(self, findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Plan JSON findings, without those about the sandbox's baseline datasets."""
+        return [
+            f
+            for f in findings
+            if (f.get("evidence") or {}).get("datasetId") not in self.baseline_datasets
+            or f["address"].startswith("exportjob")
+        ]
 
     @property
     def env(self) -> dict[str, str]:
@@ -106,19 +122,72 @@ class Project:
         return response.json() if response.content else None
 
 
+@contextlib.contextmanager
+def full_echo(base_url: str) -> Iterator[None]:
+    """Job records echo every request field while inside (to tell twins apart under terse echo)."""
+    got = requests.get(f"{base_url}/_emulator/behaviour", timeout=10)
+    before = got.json().get("echo") if got.status_code == 200 else None
+    if before not in (None, "full"):
+        requests.post(f"{base_url}/_emulator/behaviour", json={"echo": "full"}, timeout=10)
+    try:
+        yield
+    finally:
+        if before not in (None, "full"):
+            requests.post(f"{base_url}/_emulator/behaviour", json={"echo": before}, timeout=10)
+
+
+def live_jobs(project: Project) -> list[tuple[int, str, str]]:
+    """(job id, status, full normalized request as JSON) of every job in the project's sandbox."""
+    with full_echo(project.base_url), project.client() as client:
+        return [
+            (r.id, r.status.upper(), json.dumps(normalize_request(r.raw()), sort_keys=True))
+            for r in client.iter_export_jobs()
+        ]
+
+
 def make_project(root: Path, base_url: str, sandbox: str | None = None) -> Project:
-    """A copy of the repository's example specs with its own sandbox."""
+    """A copy of the repository's example specs with its own sandbox (registered with the emulator)."""
     name = sandbox or f"t{os.getpid()}-{next(_SANDBOXES)}"
+    register_sandbox(base_url, name)
     shutil.copytree(ROOT / "specs", root / "specs")
     (root / "reconciler.yaml").write_text(
         f"platform: local\nsandbox: {name}\nspecs: [specs]\n", encoding="utf-8"
     )
-    return Project(root, name, base_url)
+    project = Project(root, name, base_url)
+    with project.client() as client:
+        project.baseline_datasets = frozenset(d.id for d in client.iter_datasets())
+    return project
 
 
-def emulator_with_short_jobs(data_dir: Path) -> RunningEmulator:
-    """Start an emulator whose jobs finish in about half a second."""
+def register_sandbox(base_url: str, name: str) -> None:
+    """Create the sandbox (strict sandboxes refuse unknown names; harmless when lazy)."""
+    response = requests.post(f"{base_url}/_emulator/sandboxes", json={"name": name}, timeout=10)
+    if response.status_code != 404:  # 404: an emulator without sandbox administration
+        response.raise_for_status()
+
+
+def set_profile(base_url: str, profile: str) -> None:
+    """Apply a behaviour profile; a documented profile on an emulator without profiles skips."""
+    response = requests.post(f"{base_url}/_emulator/profile", json={"name": profile}, timeout=10)
+    if response.status_code == 404:
+        if profile != "cooperative":
+            pytest.skip(f"this emulator has no behaviour profiles (wanted {profile})")
+        return
+    response.raise_for_status()
+
+
+def emulator_with_short_jobs(data_dir: Path, profile: str = "cooperative") -> RunningEmulator:
+    """Start an emulator in `profile` whose jobs finish (and cancels end) in about half a second."""
     emu = start_in_thread(data_dir)
+    try:
+        set_profile(emu.base_url, profile)
+    except BaseException:
+        emu.stop()
+        raise
+    if profile != "cooperative":
+        requests.post(
+            f"{emu.base_url}/_emulator/behaviour", json={"cancel_delay_seconds": 0.5}, timeout=10
+        )
     response = requests.post(
         f"{emu.base_url}/_emulator/config",
         json={"job_new_seconds": 0.2, "job_processing_seconds": 0.3},
