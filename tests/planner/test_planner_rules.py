@@ -8,6 +8,7 @@ import dataclasses
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from plan_fixtures import (
@@ -422,3 +423,23 @@ def test_a_full_refresh_forgets_unmanaged_jobs_that_are_gone() -> None:
     assert sorted(record_observations(state, full).observed.unmanagedJobs) == [5]
     plan = make_plan(specs(ds, job), record_observations(state, full), full, now=NOW)
     assert brief(plan) == [("exportjob/daily", "create")]  # nothing gone or unreadable adopted
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine/model.py FindingKind (CREATE's) does not list ambiguous/unreadable/blocked yet",
+)
+def test_a_saved_plan_with_the_new_finding_kinds_reads_back() -> None:
+    ds = dataset_doc("crm")
+    a = job_doc("a", fields="identities.id")
+    b = job_doc("b", fields="identities.id,personalEmail.address")
+    _, state, live = steady(ds)
+    live = dataclasses.replace(
+        live,
+        runs={7: terse(live_run(a, 7))},
+        new_jobs=(7,),
+        unreadable=(UnreadableRecord(id=9, reason="bad"),),
+    )
+    plan = make_plan(specs(ds, a, b), state, live, now=NOW)
+    assert {f.finding for f in plan.findings} >= {"ambiguous", "unreadable"}
+    assert Plan.from_json(plan.to_json()) == plan
