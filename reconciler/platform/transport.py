@@ -58,6 +58,7 @@ RESENDABLE_METHODS = frozenset({"GET", "HEAD", "PATCH"})
 # Statuses after which a POST or DELETE may have been carried out.
 AMBIGUOUS_STATUSES = frozenset({408}) | frozenset(range(500, 600))
 _NOT_SENT = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)
+_MIN_WAIT = 0.05  # seconds: less than this left of the unreachable window is not worth a retry
 _EAI_NONAME = -2  # socket.EAI_NONAME: the name does not exist (not a resolver hiccup)
 
 
@@ -301,10 +302,14 @@ class Transport:
                 why = f"HTTP {status}"
             wait = next_wait(attempt, retry_after, self.backoff, self._rng)
             if unreachable_since is not None:
+                # Keep trying until the window is used up (the last wait shortened to fit), so
+                # the give-up time does not depend on the jitter.
                 waited = time.monotonic() - unreachable_since
-                if waited + wait + unreachable_attempt > self.unreachable_seconds:
+                left = self.unreachable_seconds - waited - unreachable_attempt
+                if left < _MIN_WAIT:
                     error.extend(f"(gave up after {attempt + 1} attempts in {waited:.1f} s)")
                     raise error
+                wait = min(wait, left)
             if not budget.allows(wait):
                 error.extend(
                     f"(gave up after {attempt + 1} attempts in "
