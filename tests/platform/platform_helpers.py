@@ -77,7 +77,8 @@ def job_body(dataset_id: str) -> dict[str, Any]:
     }
 
 
-Rewrite = Callable[[str, str, int, bytes], tuple[int, bytes]]
+# (method, path, status, body) -> (status, body) or (status, body, extra headers)
+Rewrite = Callable[[str, str, int, bytes], tuple[int, bytes] | tuple[int, bytes, dict[str, str]]]
 _FORWARDED = ("authorization", "x-api-key", "x-gw-ims-org-id", "x-sandbox-name", "content-type")
 _RETURNED = ("content-type", "date", "x-request-id", "retry-after")
 
@@ -87,7 +88,7 @@ class RewritingProxy:
 
     For answers no emulator switch gives (a record the models cannot read, a 2xx body cut
     short): the request really reaches the emulator, only the answer is changed on its way back.
-    `rewrite(method, path, status, body) -> (status, body)`.
+    `rewrite(method, path, status, body) -> (status, body[, extra headers])`.
     """
 
     def __init__(self, target: str, rewrite: Rewrite) -> None:
@@ -101,13 +102,17 @@ class RewritingProxy:
                 answer = upstream.request(
                     self.command, target + self.path, data=body, headers=headers, timeout=30
                 )
-                status, content = rewrite(
+                changed = rewrite(
                     self.command, urlsplit(self.path).path, answer.status_code, answer.content
                 )
+                status, content = changed[0], changed[1]
+                extra = changed[2] if len(changed) == 3 else {}
                 self.send_response(status)
                 for key, value in answer.headers.items():
-                    if key.lower() in _RETURNED:
+                    if key.lower() in _RETURNED and key.lower() not in extra:
                         self.send_header(key, value)
+                for key, value in extra.items():
+                    self.send_header(key, value)
                 self.send_header("content-length", str(len(content)))
                 self.end_headers()
                 self.wfile.write(content)

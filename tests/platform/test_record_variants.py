@@ -28,7 +28,7 @@ SEG_RECORD = json.loads((FIXTURES / "reference_examples.json").read_text())[
 
 def seg_current(batches: Any) -> dict[str, Any]:
     """The SEG record with `destination.batches` as the current guide and the OAS show it."""
-    record = copy.deepcopy(SEG_RECORD)
+    record: dict[str, Any] = copy.deepcopy(SEG_RECORD)
     record["destination"]["segmentPerBatch"] = True
     record["destination"]["batches"] = batches
     return record
