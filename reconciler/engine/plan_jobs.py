@@ -23,7 +23,14 @@ from reconciler.engine.plan_context import (
     import_command,
     is_cancelled,
 )
-from reconciler.spec.canonical import canonical_request, fingerprint, request_body, request_matches
+from reconciler.spec.canonical import (
+    canonical_request,
+    fingerprint,
+    normal_forms_agree,
+    normalize_request,
+    request_body,
+    request_matches,
+)
 from reconciler.spec.models import ExportJobDoc
 from reconciler.state.models import Run
 
@@ -88,11 +95,11 @@ def decide_adoptions(work: Planning) -> None:
     for name in sorted(work.specs.export_jobs):
         doc = work.specs.export_jobs[name]
         res = work.state.export_job(doc.address)
-        if res is not None and res.newest_run() is not None:
-            continue
+        if res is not None and res.runs:
+            continue  # it has runs: a first run is never adopted again
         _, dataset_id, _ = destination(work, doc)
         if dataset_id is not None:
-            wanting[doc.address] = request_body(doc, dataset_id)
+            wanting[doc.address] = normalize_request(request_body(doc, dataset_id))
     if not wanting:
         return
     candidates = _not_pending(work, adoption_candidates(work))
@@ -104,7 +111,8 @@ def decide_adoptions(work: Planning) -> None:
             # the destination is always carried: a cheap test before the full comparison
             if written_to not in (None, body["destination"]["datasetId"]):
                 continue
-            if request_matches(body, candidates[job_id].request):
+            # both sides are normal forms already (LiveRun.request, observed requests)
+            if normal_forms_agree(body, candidates[job_id].request):
                 jobs_of[address].append(job_id)
                 docs_of.setdefault(job_id, []).append(address)
     for address, jobs in jobs_of.items():
