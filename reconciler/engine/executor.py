@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from reconciler.engine.create import (
@@ -143,6 +143,19 @@ def run_from_record(
         finishedAt=finished,
         reason=reason,
     )
+
+
+def after_earlier_runs(run: Run, earlier: Iterable[Run]) -> Run:
+    """`run`, its createdAt moved just past the newest earlier run's when the clock stepped back.
+
+    The platform's clock may step backwards (issue 13, case 4): a newer job can carry an older
+    creation time. The plan reasons about the newest run (`newest_run`, by createdAt), so a run
+    is never recorded as created before the runs it follows.
+    """
+    newest = max((r.createdAt for r in earlier if r.jobId != run.jobId), default=None)
+    if newest is None or run.createdAt > newest:
+        return run
+    return run.model_copy(update={"createdAt": newest + timedelta(milliseconds=1)})
 
 
 def dataset_resource(
@@ -621,6 +634,7 @@ class Executor:
         )
         res = self.state.export_job(doc.address)
         runs = [r for r in res.runs if r.jobId != run.jobId] if res is not None else []
+        run = after_earlier_runs(run, runs)
         self.state.resources[doc.address] = ExportJobResource(
             fingerprint=fingerprint(doc),
             request=canonical_request(doc),
@@ -657,7 +671,8 @@ class Executor:
                 request=dict(intent.request),
                 datasetId=run.datasetId,
             )
-        res.runs = [*[r for r in res.runs if r.jobId != run.jobId], run]
+        earlier = [r for r in res.runs if r.jobId != run.jobId]
+        res.runs = [*earlier, after_earlier_runs(run, earlier)]
         self.state.resources[intent.address] = res
         self.state.observed.unmanagedJobs.pop(run.jobId, None)
 

@@ -74,3 +74,13 @@ def journal_writes_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
         return written
 
     monkeypatch.setattr(StateWriter, "write", checked)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Long engine runs (`@pytest.mark.slow`) run only when asked for with `-m slow`."""
+    if "slow" in (config.getoption("markexpr", "") or ""):
+        return
+    skip = pytest.mark.skip(reason="a long run: select it with -m slow")
+    for item in items:
+        if "slow" in item.keywords and item.nodeid.startswith("tests/engine/"):
+            item.add_marker(skip)
