@@ -32,7 +32,7 @@ from reconciler.spec.canonical import (
     request_matches,
 )
 from reconciler.spec.models import ExportJobDoc
-from reconciler.state.models import Run
+from reconciler.state.models import ExportJobResource, Run
 
 
 def human(delta: timedelta) -> str:
@@ -91,6 +91,7 @@ def adoption_candidates(work: Planning) -> dict[int, Candidate]:
 def decide_adoptions(work: Planning) -> None:
     """Which document adopts which live job; the rest create, or are held back as ambiguous."""
     wanting: dict[str, dict[str, Any]] = {}
+    prints: dict[str, str] = {}
     pending = pending_addresses(work)
     for name in sorted(work.specs.export_jobs):
         doc = work.specs.export_jobs[name]
@@ -100,6 +101,7 @@ def decide_adoptions(work: Planning) -> None:
         _, dataset_id, _ = destination(work, doc)
         if dataset_id is not None:
             wanting[doc.address] = normalize_request(request_body(doc, dataset_id))
+            prints[doc.address] = fingerprint(doc)
     if not wanting:
         return
     candidates = _not_pending(work, adoption_candidates(work))
@@ -115,15 +117,66 @@ def decide_adoptions(work: Planning) -> None:
             if normal_forms_agree(body, candidates[job_id].request):
                 jobs_of[address].append(job_id)
                 docs_of.setdefault(job_id, []).append(address)
+    unknown = _requests_unknown(work)
     for address, jobs in jobs_of.items():
-        if not jobs or address in pending:
+        if address in pending:
             continue  # a pending address counts as a document a job could answer, adopts none
+        if not jobs:
+            maybe = [
+                job_id
+                for job_id, known in unknown.get(wanting[address]["destination"]["datasetId"], [])
+                if known is None or known == prints[address]
+            ]
+            if maybe:
+                work.ambiguous.add(address)  # no create: it could be a twin
+                _unknown_request_finding(work, address, maybe)
+            continue
         if len(jobs) == 1 and docs_of[jobs[0]] == [address]:
             work.adoptions[address] = candidates[jobs[0]]
             work.adopted_jobs.add(jobs[0])
             continue
         work.ambiguous.add(address)
         _ambiguity_finding(work, address, jobs, docs_of, candidates)
+
+
+def _requests_unknown(work: Planning) -> dict[str, list[tuple[int, str | None]]]:
+    """Unmanaged jobs remembered without their request (state written before requests were
+    kept, or an older spec's run let go by `state rm`), by the dataset they write into, with
+    the fingerprint the history knows them by (None: nothing says whose they are)."""
+    skip = work.claimed_jobs | work.adopted_jobs | set(work.unreadable) | set(work.live.runs)
+    unknown = {
+        job_id: seen
+        for job_id, seen in work.state.observed.unmanagedJobs.items()
+        if seen.request is None and seen.datasetId is not None and job_id not in skip
+    }
+    if not unknown:
+        return {}
+    known = {
+        run.jobId: run.fingerprint
+        for entry in work.state.retired
+        if isinstance(entry.resource, ExportJobResource)
+        for run in entry.resource.runs
+        if run.jobId in unknown
+    }
+    out: dict[str, list[tuple[int, str | None]]] = {}
+    for job_id, seen in sorted(unknown.items()):
+        assert seen.datasetId is not None
+        out.setdefault(seen.datasetId, []).append((job_id, known.get(job_id)))
+    return out
+
+
+def _unknown_request_finding(work: Planning, address: str, jobs: list[int]) -> None:
+    ids = ", ".join(str(j) for j in jobs)
+    work.find(
+        address,
+        BLOCKED,
+        f"unmanaged job{'s' if len(jobs) > 1 else ''} {ids} write{'' if len(jobs) > 1 else 's'} "
+        "into this document's dataset and were seen before requests were remembered, so "
+        "they may be this document's: 'reconciler plan --refresh=full --out plan.json' then "
+        "'reconciler apply plan.json' reads them again and adopts or creates (or "
+        f"'{import_command(address, jobs[0])}')",
+        {"jobIds": jobs},
+    )
 
 
 def _dataset_of(request: Mapping[str, Any]) -> Any:

@@ -34,7 +34,7 @@ from reconciler.engine.planner import _hold_without_prerequisites, make_plan
 from reconciler.platform.models import UnreadableRecord
 from reconciler.spec.canonical import normalize_request, request_body, request_matches
 from reconciler.spec.models import ExportJobDoc
-from reconciler.state import Intent, State
+from reconciler.state import Intent, State, UnmanagedJob
 
 
 def brief(plan: Plan) -> list[tuple[str, str]]:
@@ -78,20 +78,47 @@ def test_a_job_below_the_watermark_is_adopted_under_an_incremental_refresh_too()
     assert base_specs.digest == with_doc.digest  # (the fixture's digest is constant)
 
 
-def test_a_state_from_before_requests_were_observed_creates_until_a_full_refresh() -> None:
+def test_a_job_remembered_without_its_request_holds_back_a_create_into_its_dataset() -> None:
     ds, job = dataset_doc("crm"), job_doc("daily")
+    other = job_doc("other", dataset_id="f" * 24)
     _, state, live = steady(ds)
-    state.observed.unmanagedJobs = {}
     old = State.model_validate(
         {
             **state.model_dump(mode="json"),
-            "observed": {"unmanagedJobs": {"24001": {"status": "SUCCEEDED", "createdMs": 5}}},
+            "observed": {
+                "unmanagedJobs": {
+                    "24001": {"status": "SUCCEEDED", "createdMs": 5, "datasetId": ds_id("crm")}
+                }
+            },
         }
     )
-    # No request remembered: it cannot be matched, it is reported as unmanaged.
-    plan = make_plan(specs(ds, job), old, live, now=NOW)
-    assert ("exportjob/daily", "create") in brief(plan)
+    # Written before requests were kept: it may be daily's, so daily does not create a twin;
+    # `other` writes elsewhere and creates.
+    plan = make_plan(specs(ds, job, other), old, live, now=NOW)
+    assert brief(plan) == [("exportjob/other", "create")]
+    assert ("exportjob/daily", "blocked") in found(plan)
     assert ("exportjob@24001", "unmanaged") in found(plan)
+    reason = next(f.reason for f in plan.findings if f.address == "exportjob/daily")
+    assert "--refresh=full" in reason and "reconciler import exportjob/daily 24001" in reason
+    # A full refresh reads it again: then it is adopted (or, being someone else's, not).
+    full = dataclasses.replace(live, runs={24001: live_run(job, 24001)}, full=True)
+    plan = make_plan(specs(ds, job, other), record_observations(old, full), full, now=NOW)
+    assert ("exportjob/daily", "adopt") in brief(plan)
+
+
+def test_an_older_specs_run_let_go_by_state_rm_does_not_hold_back_the_new_spec() -> None:
+    ds, v1 = dataset_doc("crm"), job_doc("daily")
+    v2 = job_doc("daily", fields="identities.id")
+    _, state, live = steady(ds)
+    state.resources[v1.address] = job_resource(v1, run_for(v1, 5))
+    state.retire(v1.address, reason="state rm", at=NOW)
+    state.observed.unmanagedJobs[5] = UnmanagedJob(
+        status="SUCCEEDED", createdMs=1, datasetId=ds_id("crm")
+    )  # what state rm remembers of a run whose request it does not know
+    assert brief(make_plan(specs(ds, v2), state, live, now=NOW)) == [("exportjob/daily", "create")]
+    # Its fingerprint is the document's: it may be the document's job, no create.
+    plan = make_plan(specs(ds, v1), state, live, now=NOW)
+    assert brief(plan) == [] and ("exportjob/daily", "blocked") in found(plan)
 
 
 # Never one live record for two documents
