@@ -33,3 +33,13 @@ def admin(emulator: RunningEmulator) -> Iterator[Admin]:
 def client(emulator: RunningEmulator, admin: Admin) -> Iterator[PlatformClient]:
     with make_client(emulator.base_url) as platform_client:
         yield platform_client
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Long client runs (`@pytest.mark.slow`, real default timeouts) run only with `-m slow`."""
+    if "slow" in (config.getoption("markexpr", "") or ""):
+        return
+    skip = pytest.mark.skip(reason="a long run: select it with -m slow")
+    for item in items:
+        if "slow" in item.keywords and item.nodeid.startswith("tests/platform/"):
+            item.add_marker(skip)

@@ -12,6 +12,7 @@ import pytest
 from platform_helpers import (
     Admin,
     RewritingProxy,
+    credentials,
     dataset_body,
     job_body,
     make_client,
@@ -21,6 +22,7 @@ from platform_helpers import (
 from reconciler.emulator import defaults
 from reconciler.emulator.server import RunningEmulator
 from reconciler.platform import (
+    Endpoints,
     OutcomeUnknown,
     PlatformClient,
     UnexpectedResponseError,
@@ -89,6 +91,23 @@ def test_a_job_post_answered_past_the_read_timeout_is_unknown(
         assert time.monotonic() - started < 1.8
     assert admin.route_count("POST " + JOBS) == 1
     assert len(jobs_on_platform(admin)) == 1  # carried out all the same
+
+
+@pytest.mark.slow
+def test_a_job_post_answered_after_the_default_read_timeout_is_unknown(
+    client: PlatformClient, admin: Admin
+) -> None:
+    # The emulator's default commit_slow (35 s) against the client's default timeout (30 s).
+    dataset_id = client.create_dataset(dataset_body())
+    admin.fault(endpoint="POST " + JOBS, schedule=["commit_slow"])
+    endpoints = Endpoints(admin.base_url, admin.base_url)
+    with (
+        PlatformClient(endpoints, credentials(), "prod") as slow,
+        pytest.raises(OutcomeUnknown, match="no answer within 30 s"),
+    ):
+        slow.create_export_job(job_body(dataset_id))
+    assert admin.route_count("POST " + JOBS) == 1
+    assert len(jobs_on_platform(admin)) == 1
 
 
 def test_a_dataset_post_carried_out_then_answered_500_is_unknown(

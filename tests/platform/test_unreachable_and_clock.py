@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from platform_helpers import Admin, credentials
+from platform_helpers import Admin, RewritingProxy, credentials, make_client
 
 from reconciler.emulator.server import RunningEmulator
 from reconciler.platform import (
@@ -108,3 +108,20 @@ def test_http_dates_are_read_as_utc_milliseconds() -> None:
     assert parse_http_date_ms("Wed, 02 Dec 2026 01:30:05 GMT") == expected
     assert parse_http_date_ms(None) is None
     assert parse_http_date_ms("yesterday") is None
+
+
+def test_the_ims_date_header_does_not_set_the_platform_clock(emulator: RunningEmulator) -> None:
+    def ims_from_another_era(
+        method: str, path: str, status: int, body: bytes
+    ) -> tuple[int, bytes, dict[str, str]]:
+        if path == "/ims/token/v3":
+            return status, body, {"Date": "Sat, 01 Jan 2000 00:00:00 GMT"}
+        return status, body, {}
+
+    with (
+        RewritingProxy(emulator.base_url, ims_from_another_era) as proxy,
+        make_client(proxy.base_url) as client,
+    ):
+        assert client.get_export_job(1) is None  # a token, then the platform's answer
+        now_ms = client.platform_now_ms()
+        assert now_ms is not None and abs(now_ms / 1000 - time.time()) < 5
