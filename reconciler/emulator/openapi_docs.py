@@ -28,7 +28,7 @@ _ERROR = {"anyOf": [_GATEWAY, _SERVICE]}
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: json_content(_ERROR, "Bad request: a missing header or an invalid body"),
     401: json_content(_ERROR, "Token not valid, or sandbox validation error"),
-    403: json_content(_ERROR, "Missing token, API key or org"),
+    403: json_content(_ERROR, "Missing token, API key or org; unknown sandbox (strict)"),
     404: json_content(_ERROR, "Not found in this org and sandbox"),
     409: json_content(_ERROR, "Conflict"),
     412: json_content(_ERROR, "If-Match does not match"),
@@ -112,6 +112,17 @@ EXPORT_JOB_REQUEST: dict[str, Any] = {
     },
 }
 
+_BATCH_ENTRY = {
+    "type": "object",
+    "properties": {
+        "segmentId": _STR,
+        "segmentNs": _STR,
+        # A list of statuses or, for one status, a plain string (SEG current, OAS).
+        "status": {"oneOf": [_STR, {"type": "array", "items": _STR}]},
+        "batchId": _STR,
+    },
+    "required": ["segmentId", "status", "batchId"],
+}
 _RECORD = {
     "type": "object",
     "properties": {
@@ -128,13 +139,16 @@ _RECORD = {
         "metrics": _OBJ,
         "destination": {
             "type": "object",
+            # echo full sends both spellings; echo terse dataSetId (single) or datasetId (list).
             "properties": {
                 "datasetId": _STR,
                 "dataSetId": _STR,
                 "segmentPerBatch": {"type": "boolean"},
                 "batchId": _STR,
+                "batches": {"oneOf": [_BATCH_ENTRY, {"type": "array", "items": _BATCH_ENTRY}]},
             },
-            "required": ["datasetId", "batchId"],
+            "anyOf": [{"required": ["datasetId"]}, {"required": ["dataSetId"]}],
+            "required": ["batchId"],
         },
         "schema": _OBJ,
         "mergePolicy": _OBJ,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 import requests
 import schemathesis
@@ -17,15 +19,19 @@ from schemathesis.checks import (
 )
 from schemathesis.generation import GenerationMode
 
+from reconciler.emulator import defaults
 from reconciler.emulator.server import RunningEmulator, start_in_thread
 
-from .helpers import Api, get_token
+from .helpers import JOBS, Api, get_token
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningEmulator, Api]]:
-    """One emulator for the whole run, with a dataset and a finished job to find."""
-    with start_in_thread(tmp_path_factory.mktemp("openapi")) as running:
+@pytest.fixture(scope="module", params=["cooperative", "documented"])
+def live(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[tuple[RunningEmulator, Api]]:
+    """One emulator per profile, with a dataset and a finished job to find."""
+    data_dir = tmp_path_factory.mktemp("openapi")
+    with start_in_thread(data_dir, profile=request.param) as running:
         api = Api(running.base_url, get_token(running.base_url))
         api.admin("POST", "/config", {"job_new_seconds": 0, "job_processing_seconds": 0})
         api.create_job(api.create_dataset())
@@ -103,3 +109,25 @@ def test_invalid_generated_requests_get_a_4xx_never_a_5xx(
         except Unsatisfiable:
             continue  # nothing in this operation can be made invalid (e.g. free-form strings)
     assert tried >= 3
+
+
+def test_job_records_of_each_profile_match_the_documented_schema(
+    live: tuple[RunningEmulator, Api],
+) -> None:
+    running, api = live
+    document = requests.get(f"{running.base_url}/openapi.json", timeout=10).json()
+
+    def schema_of(path: str) -> dict[str, Any]:
+        answer = document["paths"][path]["get"]["responses"]["200"]
+        found: dict[str, Any] = answer["content"]["application/json"]["schema"]
+        return found
+
+    dataset_id = api.create_dataset("schema check")
+    segments = [{"segmentId": s, "status": ["realized"]} for s in defaults.SEGMENT_IDS[:2]]
+    api.create_job(dataset_id, filter={"segments": segments[:1]})
+    api.create_job(dataset_id, filter={"segments": segments})
+    listed = api.get(JOBS).json()
+    jsonschema.validate(listed, schema_of("/data/core/ups/export/jobs"))
+    for record in listed["records"]:
+        single = api.job(record["id"])
+        jsonschema.validate(single, schema_of("/data/core/ups/export/jobs/{job_id}"))
