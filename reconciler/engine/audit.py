@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from reconciler.config import Settings
 from reconciler.engine.workflow import Console, UsageError, now, open_client, store_for
 from reconciler.platform import CatalogDataset, ExportJobRecord, PlatformClient
+from reconciler.platform.models import UnreadableRecord
 from reconciler.render.audit import AuditEntry, render_audit
 from reconciler.spec.loader import SpecErrors, load_specs
 from reconciler.spec.models import DatasetDoc, ExportJobDoc, parse_duration, parse_timestamp
@@ -34,6 +35,7 @@ AUDIT_STATUSES = frozenset(
         "CANCELED",
         "PRESENT",
         "NOT ON PLATFORM",
+        "UNREADABLE",
     }
 )
 
@@ -255,14 +257,52 @@ def audit(
     statuses: Sequence[str] = (),
 ) -> int:
     """Every export job and dataset in the sandbox, managed or not, filtered as asked."""
-    at = now()
-    chosen = parse_filter(since, labels, statuses, at=at)
+    parse_filter(since, labels, statuses, at=now())  # bad options fail before any request
     state = store_for(settings).read()
     owner_labels = document_labels(settings, console)
+    unreadable: list[UnreadableRecord] = []
     with open_client(settings, console) as client:
         datasets = list(client.iter_datasets())
-        jobs = list(client.iter_export_jobs())
-        entries = [e for e in audit_entries(state, datasets, jobs, owner_labels) if chosen.keeps(e)]
+        jobs = list(client.iter_export_jobs(unreadable=unreadable))
+        # Ages and --since are measured on the platform's clock, like every other age.
+        at = client.platform_now() or now()
+        chosen = parse_filter(since, labels, statuses, at=at)
+        everything = with_unreadable(audit_entries(state, datasets, jobs, owner_labels), unreadable)
+        entries = [e for e in everything if chosen.keeps(e)]
         entries = with_record_counts(client, entries)
+    if unreadable:
+        ids = ", ".join(str(u.id) if u.id is not None else "(no id)" for u in unreadable)
+        console.err(
+            f"note: {len(unreadable)} export job record(s) could not be read ({ids}); they are "
+            "listed as UNREADABLE with the reason; report it with the job id"
+        )
     console.out(render_audit(entries, fmt, at).rstrip("\n"))
     return 0
+
+
+def with_unreadable(
+    entries: list[AuditEntry], unreadable: Sequence[UnreadableRecord]
+) -> list[AuditEntry]:
+    """Job records the client could not parse, still listed (an audit never hides a job).
+
+    A recorded run whose record is unreadable is on the platform: its entry says UNREADABLE
+    (with the reason) instead of `not on platform`, and keeps its document and batches.
+    """
+    reasons = {str(u.id): u.reason for u in unreadable if u.id is not None}
+    kept: list[AuditEntry] = []
+    for entry in entries:
+        if entry.type == "exportjob" and entry.id in reasons:
+            reason = reasons.pop(entry.id)
+            entry = replace(entry, status="UNREADABLE", name=f"unreadable: {reason}")
+        kept.append(entry)
+    blank = (None, None, (), None, None, None)
+    kept += [
+        AuditEntry("exportjob", i, "UNREADABLE", *blank, f"unreadable: {r}")
+        for i, r in reasons.items()
+    ]
+    kept += [
+        AuditEntry("exportjob", "-", "UNREADABLE", *blank, f"unreadable: {u.reason}")
+        for u in unreadable
+        if u.id is None
+    ]
+    return kept
