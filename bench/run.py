@@ -139,6 +139,11 @@ def load_engine_scenarios() -> None:
     except ImportError:
         return
     SCENARIOS.update(engine_scenarios.SCENARIOS)
+    try:
+        import crash_scenarios
+    except ImportError:
+        return
+    SCENARIOS.update(crash_scenarios.SCENARIOS)
 
 
 def fmt(value: float | None, unit: str = "") -> str:
