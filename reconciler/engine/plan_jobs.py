@@ -222,14 +222,17 @@ def _ambiguity_finding(
         what = f"live jobs {ids} could each have been made from this document"
     else:
         what = f"live job {ids} could have been made from this document"
-    if others:
-        what += f" and from {', '.join(others)}"
     commands = [import_command(address, j) for j in jobs]
+    if others:
+        what += f" or from {', '.join(others)}"
+        alternative = f" (or '{import_command(others[0], jobs[0])}')"
+    else:
+        alternative = " (or another of the ids)" if len(jobs) > 1 else ""
     work.find(
         address,
         AMBIGUOUS,
-        f"{what}; not guessed, nothing is created or adopted for it: settle it with "
-        f"'{commands[0]}'" + (" (or another of the ids)" if len(jobs) > 1 else ""),
+        f"{what}; not guessed: nothing is created or adopted here until "
+        f"'{commands[0]}'{alternative} says whose it is",
         {
             "jobIds": jobs,
             "documents": [address, *others],

@@ -170,12 +170,12 @@ def _hold_unreadable(work: Planning, actions: list[Action]) -> list[Action]:
     held = {a.address: a for a in actions if a.address in current}
     for job_id, reason in sorted(work.unreadable.items()):
         address = owners.get(job_id, unmanaged_address("exportjob", job_id))
-        text = f"the record of job {job_id} cannot be read ({reason})"
+        text = f"the record of job {job_id} cannot be read ({reason}); it is left alone"
         evidence: dict[str, object] = {"jobId": job_id, "reason": reason}
         if current.get(address) == job_id:
             text += (
-                "; it is this document's current run, so nothing is done for it until the "
-                "record reads again"
+                ": it is this document's current run, so nothing is done for the document "
+                "until the record reads again"
             )
             if address in held:
                 text += f" (held back: {held[address].action})"
