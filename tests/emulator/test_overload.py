@@ -140,3 +140,20 @@ def test_listing_ignore_start_applies_to_catalog_batches(api: Api) -> None:
     assert len(first) == 2 and list(api.get(f"{batches}?limit=2&start=2").json()) != first
     _fault(api, endpoint=f"GET {batches}", listing="ignore_start")
     assert list(api.get(f"{batches}?limit=2&start=2").json()) == first
+
+
+def test_commit_500_on_a_delete_carries_out_the_cancel(api: Api) -> None:
+    api.admin(
+        "POST", "/behaviour", {"cancel": "marked", "cancel_delay_seconds": 1}
+    ).raise_for_status()
+    job = api.create_job(api.create_dataset())
+    _fault(api, endpoint="DELETE /data/core/ups/export/jobs/{id}", schedule=["commit_500"])
+    assert api.delete(f"{JOBS}/{job['id']}").status_code == 500
+    api.advance(1)
+    assert api.job(job["id"])["status"] == "CANCELLED"  # the mark was made before the 500
+
+
+def test_the_endpoint_and_the_wildcard_schedules_each_consume_an_entry(api: Api) -> None:
+    _fault(api, endpoint=f"GET {DATASETS}", schedule=["ok", "503"])
+    _fault(api, endpoint="*", schedule=["502", "ok"])
+    assert [api.get(DATASETS).status_code for _ in range(3)] == [502, 503, 200]
