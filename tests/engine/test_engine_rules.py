@@ -278,3 +278,32 @@ def test_a_saved_plan_on_a_large_state_is_not_stale(
     assert result.code == 0, result.out + result.err
     assert "stale" not in result.err
     assert project.state().serial > serial
+
+
+@pytest.mark.slow
+def test_a_saved_plan_on_a_state_with_10000_runs_is_not_stale(project: Project) -> None:
+    # Issue 13 case 13 as it was seen: one job with 10,000 runs, so the journal outlives the
+    # commands and the lock compacts it; nothing stands in for the size here.
+    applied(project)
+    store = StateStore(project.state_path, project.sandbox)
+    with store.lock() as writer:
+        state = writer.read()
+        res = state.export_job("exportjob/daily-emails")
+        assert res is not None
+        first = res.runs[0]
+        res.runs = [
+            first.model_copy(update={"jobId": 10_000_000 + n, "createdAt": first.createdAt})
+            for n in range(10_000)
+        ] + res.runs
+        state = writer.write(state)  # a snapshot past SETTLE_BYTES
+        for _ in range(2):  # an apply recording a run journals the whole resource
+            state = writer.write(state, ["exportjob/daily-emails"])
+    assert store.journal_path.stat().st_size >= project.state_path.stat().st_size
+    saved = project.root / "plan.json"
+    daily = (project.root / DAILY).read_text()
+    project.write(DAILY, daily.replace("identities.id,personalEmail.address", "identities.id"))
+    assert project.run("plan", "--out", str(saved)).code == 0
+    result = project.run("apply", str(saved))
+    assert result.code == 0, result.out + result.err
+    res = project.state().export_job("exportjob/daily-emails")
+    assert res is not None and len(res.runs) == 10_002
