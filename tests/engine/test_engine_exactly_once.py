@@ -483,3 +483,76 @@ def test_job_status_canceled_is_terminal_for_the_engine(tmp_path: Path) -> None:
         }
     )
     assert live_run(record).status == "CANCELLED" and live_run(record).terminal
+
+
+def test_adopt_is_the_same_under_incremental_and_full_refresh(project: Project) -> None:
+    """Case 3: a job below the incremental watermark is still adopted, not created again."""
+    apply_ok(project, "--wait", "--timeout", "60s")
+    apply_ok(project)  # its refresh lists the jobs: the watermark is past them now
+    job = project.state().export_job(DAILY).newest_run().jobId  # type: ignore[union-attr]
+    assert project.run("state", "rm", DAILY).code == 0
+    for mode in ("incremental", "full"):
+        plan = json.loads(project.run("plan", "--format", "json", f"--refresh={mode}").out)
+        actions = {(a["address"], a["action"], a["adoptId"]) for a in plan["actions"]}
+        assert actions == {(DAILY, "adopt", str(job))}, (mode, plan["actions"])
+    apply_ok(project)
+    assert [r.jobId for r in project.state().export_job(DAILY).runs] == [job]  # type: ignore[union-attr]
+    assert_exactly_once(project)
+
+
+def test_an_unreadable_job_record_holds_its_address(project: Project) -> None:
+    """Nothing acts on an address whose run's job record cannot be read; the others go on."""
+    from reconciler.engine.model import LiveSnapshot
+    from reconciler.platform.models import UnreadableRecord
+
+    project.admin("POST", "/config", {"job_processing_seconds": 30})
+    try:
+        apply_ok(project)
+        audience = project.state().export_job(AUDIENCE).newest_run().jobId  # type: ignore[union-attr]
+        daily = project.state().export_job(DAILY).newest_run().jobId  # type: ignore[union-attr]
+        project.admin("DELETE", "/stats")
+        with StateStore(project.state_path, project.sandbox).lock() as writer:
+            executor, client = _executor_for(project, writer)
+            with client:  # type: ignore[attr-defined]
+                executor.live = LiveSnapshot(
+                    unreadable=(UnreadableRecord(id=audience, reason="status: not a string"),)
+                )
+                lines: list[str] = []
+                executor.progress = lines.append
+                done = executor.execute(
+                    _plan_of(
+                        Action(AUDIENCE, "exportjob", "cancel", "t", cancel_job_id=audience),
+                        Action(DAILY, "exportjob", "cancel", "t", cancel_job_id=daily),
+                    )
+                )
+        assert list(executor.stopped) == [AUDIENCE]
+        assert f"job {audience} cannot be read (status: not a string)" in lines[0]
+        assert len(done) == 1 and done[0].startswith(f"{DAILY}: ")
+        routes = project.admin("GET", "/stats")["routes"]
+        assert sum(n for k, n in routes.items() if k.startswith("DELETE")) == 1  # daily's only
+    finally:
+        project.admin("POST", "/config", {"job_processing_seconds": 0.3})
+
+
+def test_a_bad_http_timeout_setting_is_one_error_line(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(HTTP_TIMEOUT_ENV, "soon")
+    result = project.run("plan")
+    assert result.code == 1
+    assert result.err.strip().splitlines() == [
+        f"error: {HTTP_TIMEOUT_ENV}='soon' is not a number of seconds between 0 and 3600; "
+        "set it to e.g. 30 or unset it"
+    ]
+
+
+def test_waiting_on_retries_is_said_on_stderr(project: Project) -> None:
+    """connect() hands the client a notifier: a wait of more than ~2 s is not silent."""
+    fault(
+        project,
+        "GET /data/foundation/catalog/dataSets",
+        schedule=["500", "500", "500", "500", "500"],
+    )
+    result = project.run("plan")
+    assert result.code == 0, result.err
+    assert re.search(r"waiting .*GET /data/foundation/catalog/dataSets", result.err), result.err
