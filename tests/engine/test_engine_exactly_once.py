@@ -29,10 +29,11 @@ from reconciler.engine.workflow import (
     apply,
     settings_for,
 )
+from reconciler.platform import PlatformClient
 from reconciler.spec.canonical import normalize_request, request_body
 from reconciler.spec.loader import load_specs
 from reconciler.spec.models import ExportJobDoc
-from reconciler.state import Intent, StateStore
+from reconciler.state import Intent, StateStore, StateWriter
 
 EMULATOR_PROFILES = ("documented",)
 JOBS_POST = "POST /data/core/ups/export/jobs"
@@ -300,12 +301,11 @@ def test_dataset_replace_whose_post_gets_a_503_does_not_recover_an_orphan(
         assert client.get_dataset(seen[-1]) is not None
 
 
-def _executor_for(project: Project, writer: object) -> tuple[Executor, object]:
+def _executor_for(project: Project, writer: StateWriter) -> tuple[Executor, PlatformClient]:
     settings = settings_for(project.root, None, project.env)
     specs = load_specs(settings)
     client = project.client()
-    executor = Executor(client, writer, project.state(), specs, settle_s=1)  # type: ignore[arg-type]
-    return executor, client
+    return Executor(client, writer, project.state(), specs, settle_s=1), client
 
 
 def _plan_of(*actions: Action) -> Plan:
@@ -319,11 +319,11 @@ def test_a_cancel_reads_first_and_never_deletes_a_finished_job(project: Project)
     project.admin("DELETE", "/stats")
     with StateStore(project.state_path, project.sandbox).lock() as writer:
         executor, client = _executor_for(project, writer)
-        with client:  # type: ignore[attr-defined]
+        with client:
             cancel = Action(AUDIENCE, "exportjob", "cancel", "test", cancel_job_id=job)
             [line] = executor.execute(_plan_of(cancel))
             assert "already ended SUCCEEDED" in line
-            assert client.get_export_job(job) is not None  # type: ignore[attr-defined]
+            assert client.get_export_job(job) is not None
     routes = project.admin("GET", "/stats")["routes"]
     assert not any(k.startswith("DELETE") for k in routes), routes
 
@@ -338,7 +338,7 @@ def test_a_delete_whose_answer_is_lost_is_not_sent_again(project: Project) -> No
         project.admin("DELETE", "/stats")
         with StateStore(project.state_path, project.sandbox).lock() as writer:
             executor, client = _executor_for(project, writer)
-            with client:  # type: ignore[attr-defined]
+            with client:
                 cancel = Action(AUDIENCE, "exportjob", "cancel", "test", cancel_job_id=job)
                 executor.execute(_plan_of(cancel))
                 run = executor.state.export_job(AUDIENCE).newest_run()  # type: ignore[union-attr]
@@ -346,7 +346,7 @@ def test_a_delete_whose_answer_is_lost_is_not_sent_again(project: Project) -> No
                 assert run.status in ("CANCELLING", "CANCELLED")
                 [waited] = executor.wait([AUDIENCE], timeout_s=30, poll_s=0.2)
                 assert waited.status == "CANCELLED"
-                record = client.get_export_job(job)  # type: ignore[attr-defined]
+                record = client.get_export_job(job)
                 assert record is not None and record.status.upper() == "CANCELLED"
         routes = project.admin("GET", "/stats")["routes"]
         deletes = sum(n for k, n in routes.items() if k.startswith("DELETE"))
@@ -395,7 +395,7 @@ def test_wait_exits_1_when_the_followed_job_vanished(project: Project) -> None:
             assert client.get_export_job(job) is None
         with StateStore(project.state_path, project.sandbox).lock() as writer:
             executor, client = _executor_for(project, writer)
-            with client:  # type: ignore[attr-defined]
+            with client:
                 waited = executor.wait([DAILY], timeout_s=10, poll_s=0.2)
         assert [(w.address, w.status) for w in waited] == [(DAILY, "MISSING")]
         console = Console(out=lambda line: None, err=lambda line: None)
@@ -513,7 +513,7 @@ def test_an_unreadable_job_record_holds_its_address(project: Project) -> None:
         project.admin("DELETE", "/stats")
         with StateStore(project.state_path, project.sandbox).lock() as writer:
             executor, client = _executor_for(project, writer)
-            with client:  # type: ignore[attr-defined]
+            with client:
                 executor.live = LiveSnapshot(
                     unreadable=(UnreadableRecord(id=audience, reason="status: not a string"),)
                 )
