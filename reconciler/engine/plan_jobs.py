@@ -249,15 +249,7 @@ def plan_export_job(work: Planning, doc: ExportJobDoc) -> None:
     address = doc.address
     intent = pending_addresses(work).get(address)
     if intent is not None:
-        # Whatever the document asks, not before the earlier create is settled: it may have
-        # made a job, and a second one would be a twin.
-        work.find(
-            address,
-            BLOCKED,
-            f"an earlier create's outcome is not known yet (intent {intent}); 'reconciler "
-            "apply' resolves it first, then plans this document",
-            {"intent": intent},
-        )
+        _pending_finding(work, address, intent)
         return
     wanted = fingerprint(doc)
     canonical = canonical_request(doc)
@@ -302,6 +294,39 @@ def plan_export_job(work: Planning, doc: ExportJobDoc) -> None:
         )
         return
     _plan_same_spec(work, doc, newest, canonical)
+
+
+def _pending_finding(work: Planning, address: str, intent_id: str) -> None:
+    """Whatever the document asks, nothing before the earlier create is settled: it may have
+    made a job, and a second one would be a twin."""
+    intent = next(i for i in work.state.pending if i.id == intent_id)
+    made = [
+        c.job_id
+        for c in adoption_candidates(work).values()
+        if (intent.watermarkJobId is None or c.job_id > intent.watermarkJobId)
+        and request_matches(intent.request, c.request)
+    ]
+    text = f"an earlier create's outcome is not known yet (intent {intent_id})"
+    if len(made) > 1:
+        ids = ", ".join(str(j) for j in sorted(made))
+        text += (
+            f": jobs {ids} could each be what it made; not guessed: "
+            f"'{import_command(address, min(made))}' (or another of the ids) settles it"
+        )
+    elif made:
+        text += f": job {made[0]} may be what it made; 'reconciler apply' adopts it"
+    else:
+        text += "; 'reconciler apply' looks for the job it made before anything is sent again"
+    work.find(
+        address,
+        BLOCKED,
+        text,
+        {
+            "intent": intent_id,
+            "jobIds": sorted(made),
+            "commands": [import_command(address, j) for j in sorted(made)],
+        },
+    )
 
 
 def _dataset_recreated(

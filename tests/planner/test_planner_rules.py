@@ -421,7 +421,19 @@ def test_an_unresolved_create_holds_its_address_and_its_candidate_jobs() -> None
     # a: no create, no adopt; b: the job is not its to take, so b creates its own.
     assert brief(plan) == [("exportjob/b", "create")]
     assert ("exportjob/a", "blocked") in found(plan)
-    assert "intent i-1" in next(f.reason for f in plan.findings if f.address == "exportjob/a")
+    pending = next(f for f in plan.findings if f.address == "exportjob/a")
+    assert "intent i-1" in pending.reason and "job 24002 may be what it made" in pending.reason
+    assert pending.evidence["jobIds"] == [24002]
+    # Two candidates: named, with the import that settles it.
+    twin = dataclasses.replace(made, job_id=24003)
+    two = dataclasses.replace(live, runs={24002: made, 24003: twin}, new_jobs=(24003, 24002))
+    pending = next(
+        f
+        for f in make_plan(specs(ds, a, b), state, two, now=NOW).findings
+        if f.address == "exportjob/a"
+    )
+    assert "jobs 24002, 24003 could each be what it made" in pending.reason
+    assert "'reconciler import exportjob/a 24002'" in pending.reason
     # A job at or below the intent's watermark existed before the POST: not the intent's,
     # but still a record that could answer a or b: b does not guess either.
     state.pending[0] = state.pending[0].model_copy(update={"watermarkJobId": 24002})
