@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from reconciler.platform.models import CatalogDataset, ExportJobRecord
 from reconciler.spec.canonical import request_matches
@@ -57,11 +57,6 @@ class WatermarkSource:
             self.newest_job_id = job_id
 
 
-def intent_value(intent: Intent, name: str) -> Any:
-    """A field of the intent that older state files (and older models) do not have."""
-    return getattr(intent, name, None)
-
-
 def to_ms(value: datetime | None) -> int | None:
     return None if value is None else int(value.timestamp() * 1000)
 
@@ -70,10 +65,9 @@ def listing_floor_ms(intents: Iterable[Intent]) -> int | None:
     """The creation time the resolution listing may stop at (None: list every job)."""
     floors = []
     for intent in intents:
-        at = intent_value(intent, "platformTimeMs")
-        if at is None:
+        if intent.platformTimeMs is None:  # an intent of an older version: list every job
             return None
-        floors.append(int(at) - LISTING_SLACK_MS)
+        floors.append(intent.platformTimeMs - LISTING_SLACK_MS)
     return min(floors, default=None)
 
 
@@ -81,7 +75,7 @@ def job_candidates(
     intent: Intent, records: Sequence[ExportJobRecord], claimed: set[int]
 ) -> list[ExportJobRecord]:
     """Unclaimed records after the intent's watermark (by id) that do not contradict its request."""
-    mark = intent_value(intent, "watermarkJobId")
+    mark = intent.watermarkJobId
     return [
         r
         for r in records
@@ -142,14 +136,14 @@ def resolve_dataset(
     at or after the intent's platform time; an older dataset an earlier replace orphaned is
     tagged the same but is neither.
     """
-    since = intent_value(intent, "platformTimeMs")
+    since = intent.platformTimeMs
     found = [
         ds
         for ds in datasets
         if list(ds.tags.get(tag, ())) == [intent.address]
         and ds.id not in claimed
         and ds.id not in seen_before
-        and (since is None or (ds.created is not None and ds.created >= int(since)))
+        and (since is None or (ds.created is not None and ds.created >= since))
     ]
     if not found:
         return Resolution("none")

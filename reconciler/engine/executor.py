@@ -25,7 +25,6 @@ from reconciler.engine.create import (
     Resolution,
     WatermarkSource,
     ambiguity_line,
-    intent_value,
     listing_floor_ms,
     resolve_dataset,
     resolve_jobs,
@@ -82,24 +81,8 @@ class AddressStopped(Exception):
 
 
 def observe_state(state: State, live: LiveSnapshot) -> State:
-    """`record_observations`, keeping a run CANCELLING until a read shows it ended."""
-    observed = record_observations(state, live)
-    for address, res in observed.resources.items():
-        if not isinstance(res, ExportJobResource):
-            continue
-        if not any(
-            r.cancelledAt is not None and r.status != CANCELLING and not is_terminal(r.status)
-            for r in res.runs
-        ):
-            continue
-        runs = [
-            r.model_copy(update={"status": CANCELLING})
-            if r.cancelledAt is not None and not is_terminal(r.status)
-            else r
-            for r in res.runs
-        ]
-        observed.resources[address] = res.model_copy(update={"runs": runs})
-    return observed
+    """`record_observations` (which keeps a CANCELLING run so until a read shows it ended)."""
+    return record_observations(state, live)
 
 
 @dataclass(frozen=True)
@@ -220,6 +203,7 @@ class Executor:
         self.stopped: dict[str, str] = {}  # address -> the line that stopped it
         self._written = state
         self._dirty: set[str] = set()
+        self._state_marked = False
 
     def save(self, changed: Iterable[str] | None = None) -> None:
         """Write the state now (serial + 1); `changed`: the addresses modified (None: unsure).
@@ -239,15 +223,17 @@ class Executor:
 
     def _watermark_job_id(self) -> int | None:
         """The newest job id seen: in this apply's refresh and creates, and anywhere in state."""
-        self.marks.see_job(max(self.state.claimed_job_ids(), default=None))
-        self.marks.see_job(max(self.state.observed.unmanagedJobs, default=None))
+        if not self._state_marked:  # once: later ids come through see_job as they are recorded
+            self.marks.see_job(max(self.state.claimed_job_ids(), default=None))
+            self.marks.see_job(max(self.state.observed.unmanagedJobs, default=None))
+            self._state_marked = True
         return self.marks.newest_job_id
 
     def _settled_by_state(self, intent: Intent) -> bool:
         """The address already holds what the intent's POST would have made (an import, say)."""
         if intent.kind == "exportjob":
             res = self.state.export_job(intent.address)
-            mark = intent_value(intent, "watermarkJobId")
+            mark = intent.watermarkJobId
             return (
                 res is not None
                 and mark is not None
@@ -256,9 +242,13 @@ class Executor:
         ds = self.state.dataset(intent.address)
         return ds is not None and ds.createdAt >= intent.createdAt
 
-    def _settle_window_passed(self, intent: Intent) -> bool:
-        posted = intent_value(intent, "postedAtMs")
-        return posted is None or self.now_ms() - int(posted) >= self.settle_s * 1000
+    def _settle_window_passed(self, intent: Intent, waited_s: float = 0.0) -> bool:
+        """Platform time since the POST, or `waited_s` of this process's own waiting, reached
+        the window (a frozen or stepped-back platform clock must not make apply hang)."""
+        posted = intent.postedAtMs
+        if posted is None or waited_s >= self.settle_s:
+            return True
+        return self.now_ms() - posted >= self.settle_s * 1000
 
     def resolve_pending(self, *, write: bool = True) -> int:
         """Resolve the intents an interrupted apply left; returns how many there were.
@@ -314,26 +304,30 @@ class Executor:
 
     def _settle_jobs(self, intents: list[Intent]) -> list[tuple[Intent, Resolution]]:
         """Resolve export job intents, waiting out the settle window of those with no candidate."""
+        started = time.monotonic()
         while True:
             everyone = [i for i in self.state.pending if i.kind == "exportjob"]
             floor = listing_floor_ms(everyone)
             records = list(self.client.iter_export_jobs(created_since_ms=floor))
             answered: dict[str, ExportJobRecord | None] = {}
             for intent in everyone:
-                answer = intent_value(intent, "answerJobId")
-                if answer is not None:
-                    got = get_job(self.client, int(answer))
+                if intent.answerJobId is not None:
+                    got = get_job(self.client, intent.answerJobId)
                     answered[intent.id] = got if isinstance(got, ExportJobRecord) else None
             found = resolve_jobs(everyone, records, self.state.claimed_job_ids(), answered)
             out = [(i, found[i.id]) for i in intents]
+            waited = time.monotonic() - started
             waiting = [
-                i for i, res in out if res.outcome == "none" and not self._settle_window_passed(i)
+                i
+                for i, res in out
+                if res.outcome == "none" and not self._settle_window_passed(i, waited)
             ]
             if not waiting:
                 return out
             self.sleep(min(1.0, self.settle_s))
 
     def _settle_dataset(self, intent: Intent, *, seen_before: set[str]) -> Resolution:
+        started = time.monotonic()
         while True:
             res = resolve_dataset(
                 intent,
@@ -342,7 +336,8 @@ class Executor:
                 claimed=self.state.claimed_dataset_ids(),
                 seen_before=seen_before,
             )
-            if res.outcome != "none" or self._settle_window_passed(intent):
+            waited = time.monotonic() - started
+            if res.outcome != "none" or self._settle_window_passed(intent, waited):
                 return res
             self.sleep(min(1.0, self.settle_s))
 
