@@ -60,21 +60,21 @@ def _plan_removed_job(work: Planning, address: str, res: ExportJobResource) -> N
 
 def writers_of(work: Planning, address: str, dataset_id: str) -> list[str]:
     """What still writes into a dataset: export job documents naming it (by id or reference),
-    and runs in flight of removed documents whose cancel has not ended yet."""
-    writers = []
+    and runs still in flight into it (a removed document's being cancelled, or the old run of
+    a document now pointed elsewhere)."""
+    writers = set()
     for doc in work.specs.export_jobs.values():
         dest = doc.spec.destination
         if dest.datasetId == dataset_id:
-            writers.append(f"{doc.address} (destination.datasetId)")
+            writers.add(f"{doc.address} (destination.datasetId)")
         elif dest.dataset is not None and f"dataset/{dest.dataset}" == address:
-            writers.append(f"{doc.address} (destination.dataset)")
-    documents = {d.address for d in work.specs.export_jobs.values()}
-    for job_address, res in sorted(work.state.resources.items()):
-        if not isinstance(res, ExportJobResource) or job_address in documents:
+            writers.add(f"{doc.address} (destination.dataset)")
+    for job_address, res in work.state.resources.items():
+        if not isinstance(res, ExportJobResource):
             continue
         newest = res.newest_run()
         if newest is not None and newest.datasetId == dataset_id and work.in_flight(newest):
-            writers.append(f"{job_address} (job {newest.jobId} still in flight)")
+            writers.add(f"{job_address} (job {newest.jobId} still in flight)")
     return sorted(writers)
 
 

@@ -482,3 +482,18 @@ def test_a_saved_plan_with_the_new_finding_kinds_reads_back() -> None:
     plan = make_plan(specs(ds, a, b), state, live, now=NOW)
     assert {f.finding for f in plan.findings} >= {"ambiguous", "unreadable"}
     assert Plan.from_json(plan.to_json()) == plan
+
+
+def test_delete_waits_for_the_old_run_of_a_document_now_pointed_elsewhere() -> None:
+    ds = dataset_doc("crm", deletionPolicy="Delete")
+    old = job_doc("daily")
+    moved = job_doc("daily", dataset_id="f" * 24)  # now writes into another dataset, by id
+    _, state, live = steady(ds, old)
+    res = state.export_job(old.address)
+    assert res is not None
+    res.runs = [run_for(old, 7, "PROCESSING")]
+    live = dataclasses.replace(live, runs={7: live_run(old, 7, "PROCESSING")})
+    plan = make_plan(specs(moved), state, live, now=NOW)
+    assert brief(plan) == [("exportjob/daily", "replace")]  # cancels 7, starts into f...f
+    assert found(plan) == [("dataset/crm", "blocked")]
+    assert "exportjob/daily (job 7 still in flight)" in plan.findings[0].reason
