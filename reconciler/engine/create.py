@@ -152,7 +152,9 @@ def resolve_dataset(
     return Resolution("ambiguous", candidates=tuple(sorted(ds.id for ds in found)))
 
 
-def ambiguity_line(address: str, resolution: Resolution, *, kind: str) -> str:
+def ambiguity_line(
+    address: str, resolution: Resolution, *, kind: str, in_state: bool = False
+) -> str:
     """One line: what could not be told apart, and the command that settles it."""
     ids = resolution.candidates
     noun = "jobs" if kind == "exportjob" else "datasets"
@@ -166,6 +168,8 @@ def ambiguity_line(address: str, resolution: Resolution, *, kind: str) -> str:
         else ""
     )
     command = f"reconciler import {address} {ids[0]}"
+    if in_state:  # import takes an address not in state: its history moves to `retired` first
+        command = f"reconciler state rm {address}' then '{command}"
     return (
         f"{address}: stopped: the outcome of its create is unknown and {what}{shared}; "
         f"nothing is guessed: settle it with '{command}' (or the id to keep), then apply again"

@@ -281,7 +281,15 @@ class Executor:
                 f"{intent.address}: recovered job {res.record.id} from an interrupted apply"
             )
         elif res.outcome == "ambiguous":
-            self._stop(intent.address, ambiguity_line(intent.address, res, kind="exportjob"))
+            self._stop(
+                intent.address,
+                ambiguity_line(
+                    intent.address,
+                    res,
+                    kind="exportjob",
+                    in_state=intent.address in self.state.resources,
+                ),
+            )
         else:
             self._drop(intent)
             self.progress(
@@ -298,7 +306,15 @@ class Executor:
                 f"{intent.address}: recovered dataset {res.dataset.id} from an interrupted apply"
             )
         elif res.outcome == "ambiguous":
-            self._stop(intent.address, ambiguity_line(intent.address, res, kind="dataset"))
+            self._stop(
+                intent.address,
+                ambiguity_line(
+                    intent.address,
+                    res,
+                    kind="dataset",
+                    in_state=intent.address in self.state.resources,
+                ),
+            )
         else:
             self._drop(intent)
 
@@ -584,7 +600,12 @@ class Executor:
                 [(_, res)] = self._settle_jobs([intent])
                 if res.outcome == "ambiguous":
                     raise AddressStopped(
-                        ambiguity_line(doc.address, res, kind="exportjob")
+                        ambiguity_line(
+                            doc.address,
+                            res,
+                            kind="exportjob",
+                            in_state=doc.address in self.state.resources,
+                        )
                     ) from None
                 if res.outcome == "none":
                     self._drop(intent)
@@ -788,7 +809,11 @@ class Executor:
                 intent = self._mark_unknown(intent, None)
                 res = self._settle_dataset(intent, seen_before=set(self.marks.seen_datasets))
                 if res.outcome == "ambiguous":
-                    raise AddressStopped(ambiguity_line(address, res, kind="dataset")) from None
+                    raise AddressStopped(
+                        ambiguity_line(
+                            address, res, kind="dataset", in_state=address in self.state.resources
+                        )
+                    ) from None
                 if res.outcome == "none":
                     self._drop(intent)
                     self.save(())

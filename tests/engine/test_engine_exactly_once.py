@@ -556,3 +556,18 @@ def test_waiting_on_retries_is_said_on_stderr(project: Project) -> None:
     result = project.run("plan")
     assert result.code == 0, result.err
     assert re.search(r"waiting .*GET /data/foundation/catalog/dataSets", result.err), result.err
+
+
+def test_a_frozen_platform_clock_cannot_make_the_settle_window_hang(project: Project) -> None:
+    """The window is platform time since the POST, but never longer than this apply's own wait."""
+    project.admin("POST", "/clock", {"freeze": True})
+    try:
+        fault(project, JOBS_POST, schedule=["500"])
+        started = time.monotonic()
+        out = apply_ok(project)
+        assert time.monotonic() - started < 20
+        assert "it did not happen; sending it again" in out
+    finally:
+        project.admin("POST", "/clock", {"freeze": False})
+    assert len(live_jobs(project)) == 2
+    assert_exactly_once(project)
