@@ -341,6 +341,7 @@ def _follow(
         if a.kind == "exportjob"
         and a.action in ("cancel", "wait")
         and executor.specs.by_address(a.address) is None
+        and a.address not in executor.stopped
     }
     addresses.extend(sorted(removed - set(addresses)))
     line = _StatusLine(console) if console.tty else None
