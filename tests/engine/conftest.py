@@ -77,10 +77,11 @@ def journal_writes_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Long engine runs (`@pytest.mark.slow`) run only when asked for with `-m slow`."""
+    """In a module with `SLOW_ONLY_WITH_M_SLOW = True`, `@pytest.mark.slow` runs need `-m slow`."""
     if "slow" in (config.getoption("markexpr", "") or ""):
         return
     skip = pytest.mark.skip(reason="a long run: select it with -m slow")
     for item in items:
-        if "slow" in item.keywords and item.nodeid.startswith("tests/engine/"):
+        module = getattr(item, "module", None)
+        if "slow" in item.keywords and getattr(module, "SLOW_ONLY_WITH_M_SLOW", False):
             item.add_marker(skip)

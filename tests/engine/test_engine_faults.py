@@ -35,6 +35,7 @@ from reconciler.engine.model import is_terminal
 from reconciler.state import StateStore
 
 EMULATOR_PROFILES = ("documented",)
+SLOW_ONLY_WITH_M_SLOW = True  # conftest: the long variant runs only under `-m slow`
 EXAMPLES = int(os.environ.get("RECONCILER_FAULT_EXAMPLES", "40"))
 JOBS_POST = "POST /data/core/ups/export/jobs"
 JOB_DELETE = "DELETE /data/core/ups/export/jobs/{jobId}"
