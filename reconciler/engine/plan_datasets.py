@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.engine.model import Action, field_changes
-from reconciler.engine.plan_context import GROUP_DATASET, Planning
+from reconciler.engine.plan_context import AMBIGUOUS, GROUP_DATASET, Planning, import_command
 from reconciler.spec.models import DatasetDoc
 from reconciler.state.models import DatasetResource
 
@@ -53,7 +53,10 @@ def plan_dataset(work: Planning, doc: DatasetDoc) -> None:
     res = work.state.dataset(address)
     body = dataset_request(doc)
     if res is None:
-        found = _tagged_dataset(work, address)
+        found, several = _tagged_dataset(work, doc)
+        if several:
+            _ambiguous_datasets(work, address, several)
+            return
         if found is not None:
             live_ds = work.live.datasets[found]
             work.adopted_datasets.add(found)
@@ -184,9 +187,15 @@ def _update_request(
     return changes
 
 
-def _tagged_dataset(work: Planning, address: str) -> str | None:
-    # Only datasets a managed resource holds are off limits: one retired from this address (its
-    # document was removed, then written again) carries this address's tag and is taken back.
+def _tagged_dataset(work: Planning, doc: DatasetDoc) -> tuple[str | None, list[str]]:
+    """The live dataset to adopt for `doc` (by its address tag), or the ids it cannot choose from.
+
+    Only datasets a managed resource holds are off limits: one retired from this address (its
+    document was removed, then written again) carries this address's tag and is taken back.
+    The schema decides between copies (a replace leaves the old dataset tagged, with the old
+    schema); two with the document's schema are not guessed between.
+    """
+    address = doc.address
     claimed = {r.datasetId for r in work.state.resources.values() if isinstance(r, DatasetResource)}
     tagged = [
         ds
@@ -194,6 +203,25 @@ def _tagged_dataset(work: Planning, address: str) -> str | None:
         if list(ds.tags.get(ADDRESS_TAG, ())) == [address] and ds.id not in claimed
     ]
     if not tagged:
-        return None
-    # The oldest one: a second copy can only come from a duplicate create.
-    return min(tagged, key=lambda ds: (ds.created_ms or 0, ds.id)).id
+        return None, []
+    fitting = [ds for ds in tagged if ds.schema_id in (None, doc.spec.schemaRef.id)]
+    if len(fitting) > 1:
+        return None, sorted(ds.id for ds in fitting)
+    if fitting:
+        return fitting[0].id, []
+    # None has the document's schema: the oldest is taken, and the plan after it replaces it
+    # (which asks for --confirm-replace-dataset).
+    return min(tagged, key=lambda ds: (ds.created_ms or 0, ds.id)).id, []
+
+
+def _ambiguous_datasets(work: Planning, address: str, ids: list[str]) -> None:
+    work.dataset_plans[address] = "ambiguous"
+    commands = [import_command(address, i) for i in ids]
+    work.find(
+        address,
+        AMBIGUOUS,
+        f"live datasets {', '.join(ids)} are each tagged {ADDRESS_TAG}={address} with this "
+        f"document's schema; not guessed: nothing is created or adopted here (nor for the jobs "
+        f"writing into it) until '{commands[0]}' (or another of the ids) says which it is",
+        {"datasetIds": ids, "commands": commands},
+    )

@@ -254,6 +254,15 @@ def plan_export_job(work: Planning, doc: ExportJobDoc) -> None:
     wanted = fingerprint(doc)
     canonical = canonical_request(doc)
     dataset_address, dataset_id, depends = destination(work, doc)
+    if dataset_address is not None and work.dataset_plans.get(dataset_address) == "ambiguous":
+        work.find(
+            address,
+            BLOCKED,
+            f"its destination {dataset_address} is ambiguous (see its finding); nothing is "
+            "sent for this document until that is settled",
+            {"needs": [dataset_address]},
+        )
+        return
     res = work.state.export_job(address)
     newest = res.newest_run() if res is not None else None
     if res is None or newest is None:

@@ -357,16 +357,19 @@ def check_converged(world: World, plan: Plan) -> None:
         if finding.finding == "failed":  # only a run this repository asked to report
             doc = world.docs[finding.address]
             assert isinstance(doc, ExportJobDoc) and doc.spec.onFailure == "report"
-        if finding.finding == "ambiguous":  # live, unmanaged jobs, each named with its import
-            ids = finding.evidence["jobIds"]
+        if finding.finding == "ambiguous" and finding.address.startswith("exportjob/"):
+            ids = finding.evidence["jobIds"]  # live, unmanaged jobs, each named with its import
             assert len(ids) > 1 or len(finding.evidence["documents"]) > 1
             assert all(j in world.jobs for j in ids)
-            assert all(
-                f"reconciler import {finding.address} {j}" in finding.evidence["commands"]
-                for j in ids
-            )
-        if finding.finding == "blocked":
-            assert finding.address.startswith("dataset/") and finding.evidence["writers"]
+            commands = finding.evidence["commands"]
+            assert all(f"reconciler import {finding.address} {j}" in commands for j in ids)
+        elif finding.finding == "ambiguous":
+            assert all(i in world.datasets for i in finding.evidence["datasetIds"])
+        if finding.finding == "blocked" and finding.address.startswith("dataset/"):
+            assert finding.evidence["writers"]
+        elif finding.finding == "blocked":  # what it waits for is named
+            evidence = finding.evidence
+            assert evidence.get("needs") or evidence.get("jobIds") or "intent" in evidence
 
 
 def unmanaged(plan: Plan) -> set[str]:

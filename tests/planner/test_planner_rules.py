@@ -497,3 +497,44 @@ def test_delete_waits_for_the_old_run_of_a_document_now_pointed_elsewhere() -> N
     assert brief(plan) == [("exportjob/daily", "replace")]  # cancels 7, starts into f...f
     assert found(plan) == [("dataset/crm", "blocked")]
     assert "exportjob/daily (job 7 still in flight)" in plan.findings[0].reason
+
+
+# Datasets tagged with the address: the schema decides, two copies are not guessed between
+
+
+def test_the_tagged_dataset_with_the_documents_schema_is_adopted_not_the_replaced_one() -> None:
+    old_schema = "https://ns.adobe.com/tenant/schemas/old"
+    ds, job = dataset_doc("crm"), job_doc("daily")
+    orphan = dataset_resource(dataset_doc("crm", schemaRef={"id": old_schema}), "0" * 24)
+    current = dataset_resource(ds, "a" * 24)
+    live = LiveSnapshot(
+        datasets={
+            "0" * 24: live_dataset(orphan, created_ms=1),  # older: left by a schema replace
+            "a" * 24: live_dataset(current, created_ms=2),
+        }
+    )
+    plan = make_plan(specs(ds, job), State(), live, now=NOW)
+    assert brief(plan) == [("dataset/crm", "adopt"), ("exportjob/daily", "create")]
+    assert plan.actions[0].adopt_id == "a" * 24
+    assert ("dataset@" + "0" * 24, "unmanaged") in found(plan)
+
+
+def test_two_tagged_copies_with_the_documents_schema_are_held_back_with_their_jobs() -> None:
+    ds, job = dataset_doc("crm"), job_doc("daily")
+    first, second = dataset_resource(ds, "a" * 24), dataset_resource(ds, "b" * 24)
+    live = LiveSnapshot(
+        datasets={"a" * 24: live_dataset(first), "b" * 24: live_dataset(second)},
+        runs={5: live_run(job, 5, dataset_id="a" * 24)},
+        new_jobs=(5,),
+    )
+    plan = make_plan(specs(ds, job), State(), live, now=NOW)
+    assert brief(plan) == []
+    assert ("dataset/crm", "ambiguous") in found(plan)
+    assert ("exportjob/daily", "blocked") in found(plan)
+    ambiguous = next(f for f in plan.findings if f.address == "dataset/crm")
+    assert ambiguous.evidence["datasetIds"] == ["a" * 24, "b" * 24]
+    assert f"'reconciler import dataset/crm {'a' * 24}'" in ambiguous.reason
+    # settled by importing one: the job adopts its run in it
+    state = state_of((ds.address, first))
+    plan = make_plan(specs(ds, job), state, live, now=NOW)
+    assert brief(plan) == [("exportjob/daily", "adopt")]
