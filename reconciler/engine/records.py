@@ -64,6 +64,7 @@ def status(settings: Settings, console: Console, *, fmt: str = "text") -> int:
 def status_entries(state: State, live: LiveSnapshot) -> list[StatusEntry]:
     """The state's resources, each with what the live snapshot says of it now."""
     entries = []
+    unreadable = {r.id for r in getattr(live, "unreadable", ()) if r.id is not None}
     for address, res in sorted(state.resources.items()):
         if isinstance(res, DatasetResource):
             present = res.datasetId in live.datasets
@@ -76,11 +77,12 @@ def status_entries(state: State, live: LiveSnapshot) -> list[StatusEntry]:
             entries.append(StatusEntry(address, "exportjob", "no run", res.datasetId))
             continue
         run = live.runs.get(newest.jobId)
-        status_text = (
-            "missing"
-            if newest.jobId in live.missing_runs
-            else (run.status if run else newest.status)
-        )
+        if newest.jobId in live.missing_runs:
+            status_text = "missing"
+        elif newest.jobId in unreadable:
+            status_text = "unreadable"  # its record does not parse: the last known is not now
+        else:
+            status_text = run.status if run else newest.status
         batches = (
             _batch_ids(run.batch_id, [b for _, b in run.batches])
             if run is not None

@@ -31,6 +31,7 @@ from reconciler.engine.model import Action, LiveRun, LiveSnapshot, Plan
 from reconciler.engine.observations import record_observations
 from reconciler.engine.plan_context import Planning
 from reconciler.engine.planner import _hold_without_prerequisites, make_plan
+from reconciler.engine.records import status_entries
 from reconciler.platform.models import UnreadableRecord
 from reconciler.spec.canonical import normalize_request, request_body, request_matches
 from reconciler.spec.models import ExportJobDoc
@@ -538,3 +539,12 @@ def test_two_tagged_copies_with_the_documents_schema_are_held_back_with_their_jo
     state = state_of((ds.address, first))
     plan = make_plan(specs(ds, job), state, live, now=NOW)
     assert brief(plan) == [("exportjob/daily", "adopt")]
+
+
+def test_status_shows_a_current_run_whose_record_does_not_parse_as_unreadable() -> None:
+    ds, job = dataset_doc("crm"), job_doc("daily")
+    _, state, live = steady(ds, job)
+    live = dataclasses.replace(live, unreadable=(UnreadableRecord(id=101, reason="bad"),))
+    entries = {e.address: e for e in status_entries(state, live)}
+    assert entries["exportjob/daily"].status == "unreadable"
+    assert entries["dataset/crm"].status == "present"
