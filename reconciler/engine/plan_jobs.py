@@ -167,14 +167,16 @@ def _requests_unknown(work: Planning) -> dict[str, list[tuple[int, str | None]]]
 
 def _unknown_request_finding(work: Planning, address: str, jobs: list[int]) -> None:
     ids = ", ".join(str(j) for j in jobs)
+    several = len(jobs) > 1
+    what = f"unmanaged jobs {ids} write" if several else f"unmanaged job {ids} writes"
+    were, they = ("were", "they") if several else ("was", "it")
     work.find(
         address,
         BLOCKED,
-        f"unmanaged job{'s' if len(jobs) > 1 else ''} {ids} write{'' if len(jobs) > 1 else 's'} "
-        "into this document's dataset and were seen before requests were remembered, so "
-        "they may be this document's: 'reconciler plan --refresh=full --out plan.json' then "
-        "'reconciler apply plan.json' reads them again and adopts or creates (or "
-        f"'{import_command(address, jobs[0])}')",
+        f"{what} into this document's dataset and {were} seen before requests were "
+        f"remembered, so {they} may be this document's: 'reconciler plan --refresh=full --out "
+        "plan.json' then 'reconciler apply plan.json' reads them again and adopts or creates "
+        f"(or '{import_command(address, jobs[0])}')",
         {"jobIds": jobs},
     )
 
