@@ -6,8 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from reconciler.engine.model import LiveRun, LiveSnapshot, is_terminal
-from reconciler.engine.plan_context import CANCELLING
+from reconciler.engine.model import CANCELLING, LiveRun, LiveSnapshot, is_terminal
 from reconciler.state.models import BatchRef, ExportJobResource, Run, State, UnmanagedJob
 
 

@@ -7,15 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from reconciler.engine.model import Action, DriftFinding, LiveSnapshot, is_terminal
+from reconciler.engine.model import CANCELLING, Action, DriftFinding, LiveSnapshot, is_terminal
 from reconciler.spec.models import DatasetDoc, ExportJobDoc
 from reconciler.state.models import Run, State
 
 # Action groups: datasets first (jobs write into them), then jobs, then what removed documents leave.
 GROUP_DATASET, GROUP_JOB, GROUP_REMOVE = 0, 1, 2
-
-# A run this tool sent a DELETE for, until a read shows the job ended (state only, never live).
-CANCELLING = "CANCELLING"
 
 # Finding kinds beyond drift (docs/engine.md): a job that could answer more than one document
 # (or a document that more than one job could answer); a job record that does not parse; an
