@@ -357,17 +357,18 @@ def check_converged(world: World, plan: Plan) -> None:
         if finding.finding == "failed":  # only a run this repository asked to report
             doc = world.docs[finding.address]
             assert isinstance(doc, ExportJobDoc) and doc.spec.onFailure == "report"
-        if finding.finding == "ambiguous" and finding.address.startswith("exportjob/"):
+        kind = str(finding.finding)  # (kinds beyond drift: engine.plan_context)
+        if kind == "ambiguous" and finding.address.startswith("exportjob/"):
             ids = finding.evidence["jobIds"]  # live, unmanaged jobs, each named with its import
             assert len(ids) > 1 or len(finding.evidence["documents"]) > 1
             assert all(j in world.jobs for j in ids)
             commands = finding.evidence["commands"]
             assert all(f"reconciler import {finding.address} {j}" in commands for j in ids)
-        elif finding.finding == "ambiguous":
+        elif kind == "ambiguous":
             assert all(i in world.datasets for i in finding.evidence["datasetIds"])
-        if finding.finding == "blocked" and finding.address.startswith("dataset/"):
+        if kind == "blocked" and finding.address.startswith("dataset/"):
             assert finding.evidence["writers"]
-        elif finding.finding == "blocked":  # what it waits for is named
+        elif kind == "blocked":  # what it waits for is named
             evidence = finding.evidence
             assert evidence.get("needs") or evidence.get("jobIds") or "intent" in evidence
 

@@ -211,7 +211,7 @@ def test_adoption_never_guesses_and_does_not_depend_on_the_refresh_mode(
         assert job_id is not None
         assert matching[address] == [int(job_id)]  # the one candidate
         assert [a for a, js in matching.items() if int(job_id) in js] == [address]
-    ambiguous = {f.address for f in plan_full.findings if f.finding == "ambiguous"}
+    ambiguous = {f.address for f in plan_full.findings if str(f.finding) == "ambiguous"}
     for address, jobs in matching.items():
         planned = [a.action for a in plan_full.actions if a.address == address]
         if not jobs:
