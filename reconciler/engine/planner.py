@@ -9,6 +9,7 @@ other pure half: it folds a snapshot's facts into the state.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
@@ -98,9 +99,23 @@ def _check_targets(specs: DesiredSpecs, state: State, targets: tuple[str, ...]) 
     unknown = [t for t in targets if t not in known]
     if unknown:
         raise UnknownTarget(
-            f"--target {unknown[0]} names no document and no state entry; "
-            "use an address such as exportjob/<name> (see 'reconciler state list')"
+            f"--target {unknown[0]} names no document and no state entry; {_suggest(unknown[0], known)}"
         )
+
+
+def _suggest(target: str, known: set[str]) -> str:
+    """The closest known address of the same kind, or the kinds' address forms."""
+    kind, _, name = target.partition("/")
+    same_kind = sorted(a for a in known if a.startswith(f"{kind}/"))
+    names = [a.partition("/")[2] for a in same_kind]
+    close = difflib.get_close_matches(name, names, n=1)
+    if close:
+        return f"did you mean {kind}/{close[0]}?"
+    if same_kind:
+        return f"the {kind} addresses are: {', '.join(same_kind[:5])}" + (
+            ", ..." if len(same_kind) > 5 else ""
+        )
+    return "addresses look like dataset/<name> or exportjob/<name> (see 'reconciler state list')"
 
 
 def _with_dependencies(actions: list[Action], targets: tuple[str, ...]) -> list[Action]:
