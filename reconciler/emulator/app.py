@@ -11,7 +11,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from reconciler.emulator import admin, auth, catalog, data_access, jobs_api, profile_config
+from reconciler.emulator import (
+    admin,
+    auth,
+    catalog,
+    data_access,
+    estimates,
+    jobs_api,
+    profile_config,
+)
 from reconciler.emulator.context import Emulator
 from reconciler.emulator.middleware import FaultMiddleware
 from reconciler.emulator.problems import ApiError, service_error
@@ -27,7 +35,7 @@ def create_app(data_dir: Path, *, token_ttl_seconds: int | None = None) -> Fault
     app = FastAPI(
         title="AEP export reconciler: local platform",
         description="An emulator of the documented Adobe Experience Platform endpoints "
-        "(IMS, Catalog, Profile/Segmentation export jobs, Data Access).",
+        "(IMS, Catalog, Profile/Segmentation export jobs, previews and estimates, Data Access).",
         version="1",
         docs_url="/docs",
         redoc_url=None,
@@ -38,6 +46,7 @@ def create_app(data_dir: Path, *, token_ttl_seconds: int | None = None) -> Fault
         catalog.router,
         jobs_api.router,
         profile_config.router,
+        estimates.router,
         data_access.router,
     )
     for router in (*platform, admin.router):

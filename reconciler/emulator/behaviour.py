@@ -39,6 +39,11 @@ class Behaviour:
     cancel_ends: CancelEnd = "CANCELLED"
     catalog: Catalog = "plain"
     sandboxes: Sandboxes = "lazy"
+    # Seconds of platform clock an estimate job runs before RESULT_READY (SEG: "10 to 15 s").
+    estimate_settle_seconds: float = 2.0
+    # Share of the population an estimate samples; 0 = the Segmentation guide's table (the full
+    # store below 1 million profiles, so a settled estimate is exact and its standardError 0).
+    estimate_sample_ratio: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         """As GET /_emulator/behaviour shows it."""
@@ -46,7 +51,13 @@ class Behaviour:
 
 
 COOPERATIVE = Behaviour()
-DOCUMENTED = Behaviour(echo="terse", cancel="marked", catalog="realistic", sandboxes="strict")
+DOCUMENTED = Behaviour(
+    echo="terse",
+    cancel="marked",
+    catalog="realistic",
+    sandboxes="strict",
+    estimate_settle_seconds=12.0,
+)
 
 
 def apply_changes(current: Behaviour, body: Any) -> Behaviour:
@@ -72,6 +83,25 @@ def apply_changes(current: Behaviour, body: Any) -> Behaviour:
                 f"behaviour.cancel_delay_seconds: expected seconds from 0 to 86400, got {delay!r}"
             )
         changes["cancel_delay_seconds"] = float(delay)
+    if "estimate_settle_seconds" in body:
+        settle = body["estimate_settle_seconds"]
+        if (
+            isinstance(settle, bool)
+            or not isinstance(settle, int | float)
+            or not 0 <= settle <= 3600
+        ):
+            raise bad_request(
+                f"behaviour.estimate_settle_seconds: expected seconds from 0 to 3600, got {settle!r}"
+            )
+        changes["estimate_settle_seconds"] = float(settle)
+    if "estimate_sample_ratio" in body:
+        ratio = body["estimate_sample_ratio"]
+        if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 <= ratio <= 1:
+            raise bad_request(
+                "behaviour.estimate_sample_ratio: expected a share from 0 to 1 "
+                f"(0: the documents' sample sizes), got {ratio!r}"
+            )
+        changes["estimate_sample_ratio"] = float(ratio)
     return replace(current, **changes)
 
 

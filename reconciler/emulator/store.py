@@ -39,6 +39,10 @@ CREATE TABLE IF NOT EXISTS batches (
     status TEXT, completed_ms INTEGER, records INTEGER, bytes INTEGER, files TEXT);
 CREATE INDEX IF NOT EXISTS batches_job ON batches (job_id);
 CREATE TABLE IF NOT EXISTS sandboxes (name TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS previews (
+    id TEXT PRIMARY KEY, org TEXT NOT NULL, sandbox TEXT NOT NULL, query_id TEXT NOT NULL,
+    created_progress_ms INTEGER NOT NULL, settle_ms INTEGER NOT NULL, sample_ratio REAL NOT NULL,
+    request TEXT NOT NULL);
 """
 # Columns added after the first release: (table, column, definition), added when missing.
 _ADDED_COLUMNS = (

@@ -24,6 +24,8 @@ COOPERATIVE = {
     "cancel_ends": "CANCELLED",
     "catalog": "plain",
     "sandboxes": "lazy",
+    "estimate_settle_seconds": 2.0,
+    "estimate_sample_ratio": 0.0,
 }
 DOCUMENTED = {
     **COOPERATIVE,
@@ -31,6 +33,7 @@ DOCUMENTED = {
     "cancel": "marked",
     "catalog": "realistic",
     "sandboxes": "strict",
+    "estimate_settle_seconds": 12.0,
 }
 
 

@@ -51,6 +51,10 @@ def test_the_document_lists_the_platform_paths_and_hides_the_admin_ones(
         "/data/core/ups/export/jobs/{job_id}",
         "/data/core/ups/segment/definitions",
         "/data/core/ups/config/mergePolicies",
+        "/data/core/ups/preview",
+        "/data/core/ups/preview/{preview_id}",
+        "/data/core/ups/estimate/{preview_id}",
+        "/data/core/ups/previewsamplestatus",
         "/data/foundation/export/batches/{batch_id}/files",
         "/data/foundation/export/files/{file_id}",
     ):
