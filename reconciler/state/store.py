@@ -8,6 +8,7 @@ import gc
 import json
 import os
 import re
+import shutil
 import socket
 import sys
 import tempfile
@@ -44,6 +45,7 @@ class StateLocked(ReconcilerError):
 
 # What this tool writes first; anything else (an older version, a version missing or elsewhere)
 # takes the slow path, which upgrades or explains.
+BACKUP_SUFFIX = ".backup"  # the state before the snapshot was last rewritten
 _CURRENT = re.compile(rb'\s*\{\s*"version"\s*:\s*%d\s*[,}]' % STATE_VERSION)
 
 
@@ -251,6 +253,7 @@ class StateWriter:
 
     def _write_snapshot(self, written: State) -> None:
         text = written.to_json()
+        keep_backup(self._store)
         write_atomic(self._store.path, text)
         # A crash here leaves lines whose `base` is not the new snapshot's serial: replay skips them.
         _truncate(self._store.journal_path, 0)
@@ -272,6 +275,36 @@ def _truncate(path: Path, length: int) -> None:
         os.fsync(handle.fileno())
 
 
+def keep_backup(store: StateStore) -> None:
+    """Keep the snapshot and journal about to be replaced as `<state>.backup` (+ `.journal`).
+
+    The old snapshot is hard-linked (no copy, whatever its size) before the new one replaces it;
+    the journal (at most 1,000 lines) is copied. Both stay 0600. Nothing to keep: nothing done.
+    """
+    if not store.path.exists():
+        return
+    backup = store.backup
+    tmp = backup.path.with_name(f".{backup.path.name}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    try:
+        os.link(store.path, tmp)
+    except OSError:  # a filesystem without hard links
+        shutil.copy2(store.path, tmp)
+    os.replace(tmp, backup.path)
+    try:
+        journal = store.journal_path.read_bytes()
+    except FileNotFoundError:
+        journal = b""
+    if journal:
+        fd = os.open(backup.journal_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(journal)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            backup.journal_path.unlink()
+
+
 class StateStore:
     """The state at `path` (`sandbox` fills a new state and is checked against the file).
 
@@ -289,6 +322,11 @@ class StateStore:
     @property
     def journal_path(self) -> Path:
         return self.path.with_name(self.path.name + JOURNAL_SUFFIX)
+
+    @property
+    def backup(self) -> StateStore:
+        """The state as it was before the snapshot was last rewritten (`<state>.backup`)."""
+        return StateStore(self.path.with_name(self.path.name + BACKUP_SUFFIX), self.sandbox)
 
     def read(self) -> State:
         """The state without taking the lock; a new empty state if the file does not exist.
@@ -320,14 +358,17 @@ class StateStore:
                     "remove the journal to start from an empty state)"
                 )
             return _Loaded(State(sandbox=self.sandbox or ""), None, 0, 0, 0)
-        state, version = _parse_snapshot(snapshot, str(self.path))
+        try:
+            state, version = _parse_snapshot(snapshot, str(self.path))
+        except StateFileError as exc:
+            raise self._with_backup_hint(exc) from exc
         snapshot_serial = state.serial if version == STATE_VERSION else None
         try:
             scanned = scan(journal, str(self.journal_path))
             with _gc_paused():
                 state = replay(state, scanned.entries, str(self.journal_path))
         except StateFileError as exc:
-            raise _JournalUnreadable(exc) from exc
+            raise _JournalUnreadable(self._with_backup_hint(exc)) from exc
         if self.sandbox and state.sandbox and state.sandbox != self.sandbox:
             raise StateFileError(
                 f"{self.path} holds the state of sandbox '{state.sandbox}', not "
@@ -339,6 +380,22 @@ class StateStore:
             len(snapshot),
             len(scanned.entries),
             scanned.valid_length,
+        )
+
+    def _with_backup_hint(self, exc: StateFileError) -> StateFileError:
+        """A broken state's error, naming the backup this tool kept when there is one."""
+        backup = self.backup
+        if self.path.name.endswith(BACKUP_SUFFIX) or not backup.path.exists():
+            return exc
+        journal = f" and {backup.journal_path}" if backup.journal_path.exists() else ""
+        return StateFileError(
+            f"{exc}; the state before its last rewrite is kept in {backup.path}{journal}: "
+            f"to go back to it, copy it over {self.path}"
+            + (
+                f" (and the journal over {self.journal_path})"
+                if journal
+                else f" and remove {self.journal_path}"
+            )
         )
 
     def _read_bytes(self, path: Path) -> bytes | None:

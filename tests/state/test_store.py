@@ -93,8 +93,10 @@ def test_write_round_trips_and_bumps_serial(tmp_path: Path) -> None:
     assert run["createdAt"] == "2026-01-02T03:04:05.678Z"
     assert run["batches"] == [{"segmentId": "s1", "batchId": "b1"}]
     assert raw["observed"] == {"watermarkMs": None, "watermarkJobId": None, "unmanagedJobs": {}}
-    # no temp file is left behind
-    assert sorted(p.name for p in store.path.parent.iterdir()) == ["s.json", "s.json.lock"]
+    # no temp file is left behind; the snapshot the second write replaced is the backup
+    names = sorted(p.name for p in store.path.parent.iterdir())
+    assert names == ["s.json", "s.json.backup", "s.json.lock"]
+    assert store.backup.read() == first
 
 
 def test_unmanaged_job_keys_survive_json(tmp_path: Path) -> None:
