@@ -261,6 +261,24 @@ def audit(
     audit_command.audit(settings, console, fmt=fmt, since=since, labels=labels, statuses=statuses)
 
 
+@cli.command()
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path),
+    default=Path("report.html"),
+    show_default=True,
+    help="The HTML file to write.",
+)
+@click.pass_context
+def report(ctx: click.Context, out: Path) -> None:
+    """Write one self-contained HTML report: exports, runs, records, drift, datasets."""
+    from reconciler.report.command import report as report_command
+
+    settings, console = _engine(ctx)
+    report_command(settings, console, out)
+
+
 @cli.command("import")
 @click.argument("address")
 @click.argument("live_id", metavar="ID")
