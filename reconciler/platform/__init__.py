@@ -19,6 +19,7 @@ from reconciler.platform.errors import (
     UnreachableError,
     ValidationError,
 )
+from reconciler.platform.estimates import Estimate
 from reconciler.platform.logs import disable_request_logging, enable_request_logging
 from reconciler.platform.models import (
     BatchFile,
@@ -46,6 +47,7 @@ __all__ = [
     "Credentials",
     "CredentialsError",
     "Endpoints",
+    "Estimate",
     "ExportJobRecord",
     "JobDestination",
     "JobError",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -14,7 +17,13 @@ from pydantic import BaseModel
 from pydantic import ValidationError as ModelError
 
 from reconciler.platform.auth import Credentials, Endpoints
-from reconciler.platform.errors import NotFoundError, OutcomeUnknown, UnexpectedResponseError
+from reconciler.platform.errors import (
+    NotFoundError,
+    OutcomeUnknown,
+    PlatformError,
+    UnexpectedResponseError,
+)
+from reconciler.platform.estimates import Estimate, failed_estimate, sample_total
 from reconciler.platform.models import (
     BatchFile,
     CancelAnswer,
@@ -53,6 +62,10 @@ CATALOG_ORDER = "asc:created"
 # A listing that has not ended after this many pages is not going to: stop with an error.
 MAX_PAGES = 5000
 DATASET_DELETE_ATTEMPTS = 3
+PROFILE_MODEL = "_xdm.context.profile"
+# Seconds between two reads of an estimate (SEG: an estimate takes 10 to 15 s to settle).
+ESTIMATE_POLL_SECONDS = 1.0
+EstimateKey = tuple[str, str | None]
 
 
 class PlatformClient:
@@ -89,6 +102,12 @@ class PlatformClient:
             unreachable_seconds=unreachable_seconds,
         )
         self._pool: ThreadPoolExecutor | None = None
+        # estimate_segments: settled estimates and previews still running, per (expression,
+        # merge policy), for the life of this client.
+        self._estimate_lock = threading.Lock()
+        self._estimates: dict[EstimateKey, Estimate] = {}
+        self._previews: dict[EstimateKey, str] = {}
+        self.previews_started = 0
 
     @property
     def calls(self) -> int:
@@ -393,6 +412,136 @@ class PlatformClient:
         response = self._transport.platform("GET", path, params={"path": name}, accept="*/*")
         return response.content
 
+    # Previews and estimates (Segmentation API), preview sample status (Profile API)
+
+    def start_preview(
+        self,
+        expression: str,
+        *,
+        merge_policy_id: str | None = None,
+        graph_type: str | None = None,
+        model: str = PROFILE_MODEL,
+    ) -> str:
+        """Start a preview job (and its estimate job, same id) for a PQL expression; its id.
+
+        `mergePolicyId` is sent only when given (no document lists it in the request). A preview
+        creates nothing durable, so this POST is resent after a 5xx or a lost answer (a second
+        copy is one more short-lived job); a 4xx is raised at once.
+        """
+        path = f"{UPS}/preview"
+        body: dict[str, Any] = {
+            "predicateExpression": expression,
+            "predicateType": "pql/text",
+            "predicateModel": model,
+        }
+        if graph_type is not None:
+            body["graphType"] = graph_type
+        if merge_policy_id is not None:
+            body["mergePolicyId"] = merge_policy_id
+        response = self._transport.platform("POST", path, json=body, resend=True)
+        data = _json(response, "POST", path)
+        preview_id = data.get("previewId") if isinstance(data, dict) else None
+        if not isinstance(preview_id, str) or not preview_id:
+            raise _unexpected(response, "POST", path, "no previewId in the answer")
+        with self._estimate_lock:
+            self.previews_started += 1
+        return preview_id
+
+    def get_estimate(self, preview_id: str) -> Estimate:
+        """The estimate of a preview job as of now; `NotFoundError` once it is gone."""
+        path = f"{UPS}/estimate/{_seg(preview_id)}"
+        response = self._transport.platform("GET", path)
+        return _parse(Estimate, _json(response, "GET", path), response, "GET", path)
+
+    def delete_preview(self, preview_id: str) -> None:
+        """Cancel or delete a preview job (SEG: 200 `{"status": true, "message": "KILLED"}`).
+
+        Resent after a lost answer; a preview already gone (404) counts as deleted.
+        """
+        path = f"{UPS}/preview/{_seg(preview_id)}"
+        try:
+            self._transport.platform("DELETE", path, resend=True)
+        except NotFoundError:
+            return
+
+    def profile_store_total(self) -> int | None:
+        """Profiles in the store (`totalRows` of the last sample, PROF previewsamplestatus);
+        None when the platform has no sample yet (404) or shows no count."""
+        path = f"{UPS}/previewsamplestatus"
+        response = self._get_or_none(path)
+        if response is None:
+            return None
+        return sample_total(_json(response, "GET", path))
+
+    def estimate_segments(
+        self,
+        segment_definitions: Iterable[SegmentDefinition],
+        merge_policy_id: str | None,
+        *,
+        timeout_s: float,
+    ) -> dict[str, Estimate | None]:
+        """Estimate each segment definition's size, by id: None when not ready within timeout_s.
+
+        One preview per distinct (expression, merge policy), started in parallel on the pool and
+        polled until RESULT_READY, FAILED or the shared deadline. Settled estimates are cached
+        for the life of this client; a preview still running at the deadline is polled again by
+        the next call instead of starting another. `merge_policy_id` None uses each definition's
+        own. A definition without a PQL expression, an estimate the platform failed, or a call
+        that failed is an Estimate with `failed` True (never raised). Not for use from inside
+        `map` (it runs on the same pool).
+        """
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        keys: dict[str, EstimateKey | None] = {}
+        for segment in segment_definitions:
+            expression = _pql_of(segment)
+            keys[segment.id] = (
+                None
+                if expression is None
+                else (expression, merge_policy_id or segment.mergePolicyId)
+            )
+        distinct = list(dict.fromkeys(k for k in keys.values() if k is not None))
+        found = dict(
+            zip(distinct, self.map(lambda k: self._settle(k, deadline), distinct), strict=True)
+        )
+        no_pql = failed_estimate("the segment definition has no PQL (pql/text) expression")
+        return {sid: (no_pql if key is None else found[key]) for sid, key in keys.items()}
+
+    def _settle(self, key: EstimateKey, deadline: float) -> Estimate | None:
+        """The estimate for key: cached, or polled until settled; None at the deadline."""
+        with self._estimate_lock:
+            cached = self._estimates.get(key)
+            preview_id = self._previews.get(key)
+        if cached is not None:
+            return cached
+        try:
+            if preview_id is None:
+                preview_id = self.start_preview(key[0], merge_policy_id=key[1])
+                with self._estimate_lock:
+                    self._previews[key] = preview_id
+            while True:
+                try:
+                    estimate = self.get_estimate(preview_id)
+                except NotFoundError:
+                    # Gone (expired or deleted elsewhere): the next call starts a new one.
+                    with self._estimate_lock:
+                        self._previews.pop(key, None)
+                    raise
+                if estimate.ready or estimate.failed:
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                time.sleep(min(ESTIMATE_POLL_SECONDS, left))
+        except PlatformError as exc:
+            return failed_estimate(str(exc))
+        with self._estimate_lock:
+            self._estimates[key] = estimate
+            self._previews.pop(key, None)
+        # A settled preview left behind is the platform's to expire.
+        with contextlib.suppress(PlatformError):
+            self.delete_preview(preview_id)
+        return estimate
+
     # helpers
 
     def _start_limit_pages(
@@ -459,6 +608,16 @@ class PlatformClient:
                 raise _unexpected(response, "GET", path, f"no entry for {object_id}")
             obj = next(iter(entries.values()))
         return _parse(model, {**obj, "id": object_id}, response, "GET", path)
+
+
+def _pql_of(segment: SegmentDefinition) -> str | None:
+    """The PQL text of a segment definition (`expression.value` of format pql/text)."""
+    expression = segment.expression or {}
+    value = expression.get("value")
+    fmt = str(expression.get("format") or "pql/text").lower()
+    if not isinstance(value, str) or not value.strip() or fmt != "pql/text":
+        return None
+    return value
 
 
 def _seg(value: str) -> str:

@@ -142,11 +142,13 @@ class Transport:
         params: Mapping[str, str | int] | None = None,
         json: Any = None,
         accept: str = "application/json",
+        resend: bool | None = None,
     ) -> requests.Response:
         """An authenticated call to `{platform}{path}`; raises a `PlatformError` on failure.
 
         A POST or DELETE that may have reached the platform without a readable answer raises
-        `OutcomeUnknown`; it is never resent.
+        `OutcomeUnknown`; it is never resent, unless `resend=True` says a second copy is harmless
+        (a preview job: nothing durable; docs/client.md).
         """
         return self._call(
             method,
@@ -155,7 +157,7 @@ class Transport:
             json=json,
             accept=accept,
             authenticated=True,
-            resend=method in RESENDABLE_METHODS,
+            resend=method in RESENDABLE_METHODS if resend is None else resend,
             base=(self.endpoints.platform, self.endpoints.platform_source),
         )
 
