@@ -6,7 +6,7 @@ from pathlib import Path
 
 from reconciler.config import Settings
 from reconciler.engine.workflow import Console
-from reconciler.report import ReportError, write_text
+from reconciler.report import ReportError, paused_gc, write_text
 from reconciler.report.data import gather
 from reconciler.report.html import render_report
 
@@ -18,8 +18,9 @@ def report(settings: Settings, console: Console, out: Path) -> int:
     folder = out.parent if str(out.parent) else Path(".")
     if not folder.is_dir():  # before any request
         raise ReportError(f"cannot write the report {out}: folder {folder} does not exist")
-    data = gather(settings, console)
-    write_text(out, render_report(data))
+    with paused_gc():
+        data = gather(settings, console)
+        write_text(out, render_report(data))
     console.out(
         f"wrote {out}: {len(data.exports)} exports, {data.run_count} runs, "
         f"{len(data.drift)} open drift finding{'s' if len(data.drift) != 1 else ''}"

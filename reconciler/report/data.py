@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from reconciler.config import Settings
@@ -42,7 +42,7 @@ def category(status: str) -> str:
     return _CATEGORY.get(status.upper(), "unknown")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: its __init__ is 100,000 calls at size (2x faster)
 class RunPoint:
     """One run (export job) of an export."""
 
@@ -56,10 +56,7 @@ class RunPoint:
     listed: bool = True  # False: recorded in state, the platform no longer lists it
     cancel_asked: bool = False  # this tool asked for the cancellation (not drift)
     dataset_id: str | None = None
-
-    @property
-    def category(self) -> str:
-        return category(self.status)
+    category: str = "unknown"  # the timeline kind of `status` (see `category()`)
 
 
 @dataclass(frozen=True)
@@ -159,8 +156,13 @@ def build_report(
     sandbox: str,
     at: datetime,
     notes: Sequence[str] = (),
+    records: Mapping[str, int] | None = None,
 ) -> ReportData:
-    """Group audit entries (from `audit_entries`, record counts added) into the report's value."""
+    """Group audit entries (from `audit_entries`) into the report's value.
+
+    `records`: records written by job id (see `record_counts`), else each entry's own count.
+    """
+    counts = records or {}
     recorded: dict[int, Run] = {}
     retired_addresses: set[str] = set()
     for res in (*state.resources.values(), *(r.resource for r in state.retired if r.claims)):
@@ -198,7 +200,7 @@ def build_report(
     for key, members in groups.items():
         runs = tuple(
             sorted(
-                (_point(e, recorded) for e in members),
+                (_point(e, recorded, counts) for e in members),
                 key=lambda r: (r.created or _EPOCH, int(r.job_id) if r.job_id.isdigit() else 0),
             )
         )
@@ -234,16 +236,17 @@ def build_report(
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
-def _point(entry: AuditEntry, recorded: Mapping[int, Run]) -> RunPoint:
+def _point(entry: AuditEntry, recorded: Mapping[int, Run], counts: Mapping[str, int]) -> RunPoint:
     run = recorded.get(int(entry.id)) if entry.id.isdigit() else None
     listed = entry.status.lower() != "not on platform"
     status = entry.status if listed or run is None else run.status
     return RunPoint(
         job_id=entry.id,
         status=status.upper(),
+        category=_CATEGORY.get(status.upper(), "unknown"),
         created=entry.created,
         finished=run.finishedAt if run is not None else None,
-        records=entry.records,
+        records=entry.records if entry.records is not None else counts.get(entry.id),
         batches=entry.batches,
         reason=entry.reason,
         listed=listed,
@@ -398,8 +401,8 @@ def _drift(
 RECORDED_RUNS_PER_EXPORT = 100
 
 
-def counted_entries(client: PlatformClient, entries: list[AuditEntry]) -> list[AuditEntry]:
-    """The entries with the records of the newest runs of each export read from the Catalog."""
+def record_counts(client: PlatformClient, entries: Sequence[AuditEntry]) -> dict[str, int]:
+    """Records written by job id, for the newest runs of each export (from the Catalog)."""
     seen: Counter[str] = Counter()
     chosen = []
     for entry in entries:  # jobs come newest first
@@ -409,10 +412,7 @@ def counted_entries(client: PlatformClient, entries: list[AuditEntry]) -> list[A
         seen[group] += 1
         if seen[group] <= RECORDED_RUNS_PER_EXPORT:
             chosen.append(entry)
-    records = {e.id: e.records for e in with_record_counts(client, chosen)}
-    return [
-        replace(e, records=records[e.id]) if records.get(e.id) is not None else e for e in entries
-    ]
+    return {e.id: e.records for e in with_record_counts(client, chosen) if e.records is not None}
 
 
 def gather(settings: Settings, console: Console) -> ReportData:
@@ -424,11 +424,19 @@ def gather(settings: Settings, console: Console) -> ReportData:
         datasets = list(client.iter_datasets())
         jobs = list(client.iter_export_jobs(unreadable=unreadable))
         at = client.platform_now() or datetime.now(UTC)
-        entries = counted_entries(client, audit_entries(state, datasets, jobs, labels))
+        entries = audit_entries(state, datasets, jobs, labels)
+        records = record_counts(client, entries)
     notes = []
     if unreadable:
         ids = ", ".join(str(u.id) if u.id is not None else "(no id)" for u in unreadable)
         notes.append(f"{len(unreadable)} export job record(s) could not be read ({ids})")
     return build_report(
-        state, entries, datasets, jobs, sandbox=settings.sandbox, at=at, notes=notes
+        state,
+        entries,
+        datasets,
+        jobs,
+        sandbox=settings.sandbox,
+        at=at,
+        notes=notes,
+        records=records,
     )
