@@ -203,6 +203,8 @@ class Executor:
         self.stopped: dict[str, str] = {}  # address -> the line that stopped it
         self._written = state
         self._dirty: set[str] = set()
+        # `pending` changed in memory since the last write (the list may be shared with it)
+        self._pending_changed = False
         self._state_marked = False
 
     def save(self, changed: Iterable[str] | None = None) -> None:
@@ -214,6 +216,7 @@ class Executor:
         self.state = self.writer.write(self.state, names)
         self._written = self.state
         self._dirty = set()
+        self._pending_changed = False
 
     # Recovery and observations
 
@@ -379,7 +382,7 @@ class Executor:
 
     def flush(self) -> None:
         """Write what was changed in memory (recovery, observations) since the last write."""
-        if self._dirty or self.state != self._written:
+        if self._dirty or self._pending_changed or self.state != self._written:
             self.save(_changed_addresses(self._written, self.state))
 
     # Carrying out a plan
@@ -882,6 +885,7 @@ class Executor:
 
     def _drop(self, intent: Intent) -> None:
         self.state.pending = [i for i in self.state.pending if i.id != intent.id]
+        self._pending_changed = True
 
     # Waiting
 
@@ -894,8 +898,10 @@ class Executor:
         sleep: Callable[[float], None] = time.sleep,
         tick: Progress | None = None,
     ) -> list[WaitedRun]:
-        """Poll the newest run of each address until terminal; record every status change.
+        """Poll the runs in flight of each address until terminal; record every status change.
 
+        The newest run of each address is the one reported; an older one being cancelled (a
+        replace's) is followed too, so no run stays CANCELLING in state once its job ended.
         `progress` gets a line per status change; `tick` (a terminal's status line) a summary per
         poll. A followed job that vanished is reported with status MISSING (unless it was being
         cancelled: the platform's "cancel or delete" removed it, so it is CANCELLED).
@@ -905,8 +911,9 @@ class Executor:
         delay = min(0.2, poll_s)
         errors: dict[str, tuple[Mapping[str, Any], ...]] = {}
         vanished: dict[str, WaitedRun] = {}
+        dropped: set[int] = set()  # older runs no longer followed (gone, unreadable)
         while True:
-            flying = self._in_flight(wanted)
+            flying = [(a, j) for a, j in self._in_flight(wanted, every=True) if j not in dropped]
             if not flying:
                 break
             if time.monotonic() - started > timeout_s:
@@ -916,35 +923,42 @@ class Executor:
                     "run 'reconciler apply --wait' again to keep waiting"
                 )
             if tick is not None:
-                tick(self._summary(flying, time.monotonic() - started))
+                tick(self._summary(self._in_flight(wanted), time.monotonic() - started))
             sleep(delay)
             delay = min(delay * 2, poll_s)
             records = self.client.map(lambda j: get_job(self.client, j), [j for _, j in flying])
             runs = {}
             for (address, job_id), got in zip(flying, records, strict=True):
-                old = self._newest(address)
+                if address not in wanted:
+                    continue
+                newest = self._newest(address)
+                old = self._run(address, job_id)
+                is_newest = newest is not None and newest.jobId == job_id
                 if got is None and old is not None and old.cancelledAt is not None:
                     runs[job_id] = deleted_by_cancel(old, platform_now(self.client))
                     self.progress(f"{address}: job {job_id} CANCELLED (its record was removed)")
                     continue
-                if got is None:
-                    self.progress(f"{address}: job {job_id} is gone from the platform")
-                    vanished[address] = WaitedRun(address, job_id, "MISSING", None, ())
-                    wanted.remove(address)
-                    continue
                 if not isinstance(got, ExportJobRecord):
-                    self.progress(
-                        f"{address}: job {job_id}'s record cannot be read ({got.reason}); "
-                        "no longer followed"
-                    )
-                    vanished[address] = WaitedRun(address, job_id, "UNREADABLE", None, ())
+                    dropped.add(job_id)
+                    if not is_newest:
+                        continue
+                    if got is None:
+                        self.progress(f"{address}: job {job_id} is gone from the platform")
+                        vanished[address] = WaitedRun(address, job_id, "MISSING", None, ())
+                    else:
+                        self.progress(
+                            f"{address}: job {job_id}'s record cannot be read ({got.reason}); "
+                            "no longer followed"
+                        )
+                        vanished[address] = WaitedRun(address, job_id, "UNREADABLE", None, ())
                     wanted.remove(address)
                     continue
                 live = live_run(got)
                 if old is not None and old.status != live.status:
                     self.progress(f"{address}: job {job_id} {live.status}")
                 runs[job_id] = live
-                errors[address] = live.errors
+                if is_newest:
+                    errors[address] = live.errors
             before = self.state
             self.state = observe_state(self.state, LiveSnapshot(runs=runs))
             if self.state != before:
@@ -965,12 +979,25 @@ class Executor:
         res = self.state.export_job(address)
         return res.newest_run() if res is not None else None
 
-    def _in_flight(self, addresses: Iterable[str]) -> list[tuple[str, int]]:
+    def _run(self, address: str, job_id: int) -> Run | None:
+        res = self.state.export_job(address)
+        return next((r for r in res.runs if r.jobId == job_id), None) if res else None
+
+    def _in_flight(self, addresses: Iterable[str], *, every: bool = False) -> list[tuple[str, int]]:
+        """(address, job id) of each address's newest run in flight; `every`: and older ones
+        still in flight (a replaced run being cancelled)."""
         out = []
         for address in addresses:
             run = self._newest(address)
             if run is not None and not is_terminal(run.status):
                 out.append((address, run.jobId))
+            if every:
+                res = self.state.export_job(address)
+                out.extend(
+                    (address, r.jobId)
+                    for r in (res.runs if res is not None else ())
+                    if r is not run and not is_terminal(r.status)
+                )
         return out
 
     def _waited(self, address: str, errors: tuple[Mapping[str, Any], ...]) -> WaitedRun:

@@ -551,7 +551,7 @@ def test_waiting_on_retries_is_said_on_stderr(project: Project) -> None:
     fault(
         project,
         "GET /data/foundation/catalog/dataSets",
-        schedule=["500", "500", "500", "500", "500"],
+        schedule=["500"] * 8,
     )
     result = project.run("plan")
     assert result.code == 0, result.err

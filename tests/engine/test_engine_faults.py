@@ -20,7 +20,6 @@ import os
 import random
 import re
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -163,21 +162,31 @@ def assert_exactly_once(project: Project, stopped: list[tuple[str, str]]) -> Non
                 recorded = {b.batchId for b in run.batches} | ({run.batchId} - {None})
                 assert batches <= recorded, f"{address}: run {run.jobId} batches {recorded}"
     documents = {p.stem for p in (project.root / "specs" / "exports").glob("*.yaml")}
-    per_doc = Counter(
-        address
-        for address, res in state.resources.items()
-        if address.startswith("exportjob/")
-        for run in getattr(res, "runs", [])
-        if run.jobId in jobs
-        and jobs[run.jobId].status.upper() not in ("FAILED", "CANCELLED")
-        and run.fingerprint == res.fingerprint  # type: ignore[union-attr]
-    )
     stopped_addresses = {a for a, _ in stopped}
     for name in documents:
         address = f"exportjob/{_job_name(project, name)}"
         if address in stopped_addresses:
             continue
-        assert per_doc[address] == 1, f"{address}: {per_doc[address]} live jobs ({per_doc})"
+        job = state.export_job(address)
+        assert job is not None, f"{address} is not in state"
+        newest = job.newest_run()
+        assert newest is not None and newest.fingerprint == job.fingerprint, address
+        record = jobs.get(newest.jobId)
+        assert record is not None, f"{address}: its job {newest.jobId} is gone"
+        assert record.status.upper() not in ("FAILED", "CANCELLED", "CANCELED"), record.status
+        others = [
+            r.jobId
+            for r in job.runs
+            if r.jobId != newest.jobId and r.jobId in jobs and not jobs[r.jobId].is_terminal
+        ]
+        assert not others, f"{address}: more than one live job ({newest.jobId}, {others})"
+        ordered = sorted(job.runs, key=lambda r: (r.createdAt, r.jobId))
+        for before, after in itertools.pairwise(ordered):
+            if before.fingerprint == after.fingerprint:
+                asked = before.status in ("FAILED", "CANCELLED") or after.reason.startswith(
+                    ("rerun", "replace")
+                )
+                assert asked, f"{address}: jobs {before.jobId} and {after.jobId} are twins"
 
 
 def _job_name(project: Project, stem: str) -> str:
