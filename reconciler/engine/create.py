@@ -90,11 +90,14 @@ def resolve_jobs(
     records: Sequence[ExportJobRecord],
     claimed: set[int],
     answered: Mapping[str, ExportJobRecord | None] | None = None,
+    unreadable: Sequence[int] = (),
 ) -> dict[str, Resolution]:
     """Resolve every export job intent at once, so no record is adopted for two of them.
 
     `answered`: per intent id, the record a GET by the id the lost answer named returned (None:
-    404); such a record is the POST's own and is its only candidate.
+    404); such a record is the POST's own and is its only candidate. `unreadable`: ids of
+    listed records that do not parse; one after an intent's watermark (and unclaimed) could be
+    its job, so that intent is not resolved by guessing (ambiguous, naming it).
     """
     answered = answered or {}
     candidates: dict[str, list[ExportJobRecord]] = {}
@@ -112,7 +115,16 @@ def resolve_jobs(
     for intent in intents:
         found = candidates[intent.id]
         others = sorted({i.address for r in found for i in wanted_by[r.id] if i.id != intent.id})
-        if not found:
+        mark = intent.watermarkJobId
+        hidden = (
+            [j for j in unreadable if (mark is None or j > mark) and j not in claimed]
+            if intent.id not in answered or answered[intent.id] is None
+            else []
+        )
+        if hidden:
+            ids = tuple(str(j) for j in sorted({*hidden, *(r.id for r in found)}))
+            out[intent.id] = Resolution("ambiguous", candidates=ids, shared_with=tuple(others))
+        elif not found:
             out[intent.id] = Resolution("none")
         elif len(found) == 1 and not others:
             out[intent.id] = Resolution("adopt", record=found[0])

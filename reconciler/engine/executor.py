@@ -41,7 +41,7 @@ from reconciler.platform import (
     PlatformError,
     UnexpectedResponseError,
 )
-from reconciler.platform.models import CatalogDataset, ExportJobRecord
+from reconciler.platform.models import CatalogDataset, ExportJobRecord, UnreadableRecord
 from reconciler.spec.canonical import (
     canonical_request,
     fingerprint,
@@ -327,13 +327,22 @@ class Executor:
         while True:
             everyone = [i for i in self.state.pending if i.kind == "exportjob"]
             floor = listing_floor_ms(everyone)
-            records = list(self.client.iter_export_jobs(created_since_ms=floor))
+            unreadable: list[UnreadableRecord] = []
+            records = list(
+                self.client.iter_export_jobs(created_since_ms=floor, unreadable=unreadable)
+            )
             answered: dict[str, ExportJobRecord | None] = {}
             for intent in everyone:
                 if intent.answerJobId is not None:
                     got = get_job(self.client, intent.answerJobId)
                     answered[intent.id] = got if isinstance(got, ExportJobRecord) else None
-            found = resolve_jobs(everyone, records, self.state.claimed_job_ids(), answered)
+            found = resolve_jobs(
+                everyone,
+                records,
+                self.state.claimed_job_ids(),
+                answered,
+                unreadable=[r.id for r in unreadable if r.id is not None],
+            )
             out = [(i, found[i.id]) for i in intents]
             waited = time.monotonic() - started
             waiting = [
