@@ -52,30 +52,41 @@ class Axis:
         frac = (t - self.start).total_seconds() / self.span
         return LEFT + min(1.0, max(0.0, frac)) * self.plot_w
 
+    def xs(self, runs: Sequence[RunPoint]) -> list[float]:
+        """x of each run's creation (computed once per run, used by every panel)."""
+        if self.start is None:
+            return [float(LEFT)] * len(runs)
+        start, scale, left, right = self.start, self.plot_w / self.span, LEFT, LEFT + self.plot_w
+        return [
+            left
+            if r.created is None
+            else min(right, max(left, left + (r.created - start).total_seconds() * scale))
+            for r in runs
+        ]
+
     def ticks(self, y: float) -> str:
-        """Three labels under the plot: start, middle, end."""
+        """Three labels under the plot: start, middle, end (seconds shown on a short axis)."""
         if self.start is None:
             return ""
+        pattern = "%Y-%m-%d %H:%M" if self.span >= 3 * 3600 else "%Y-%m-%d %H:%M:%S"
         parts = []
         for frac, anchor in ((0.0, "start"), (0.5, "middle"), (1.0, "end")):
             t = self.start + timedelta(seconds=self.span * frac)
             parts.append(
                 f'<text x="{LEFT + frac * self.plot_w:.1f}" y="{y:.1f}" text-anchor="{anchor}" '
-                f'class="tick">{escape(format_time(t))}</text>'
+                f'class="tick">{escape(t.strftime(pattern))}</text>'
             )
         return "".join(parts)
 
 
-def _lane_paths(runs: Sequence[RunPoint], axis: Axis, top: float) -> str:
+def _lane_paths(runs: Sequence[RunPoint], xs: Sequence[float], axis: Axis, top: float) -> str:
     paths: dict[str, list[str]] = {c: [] for c in CATEGORIES}
-    for run in runs:
+    for run, x0 in zip(runs, xs, strict=True):
         kind = run.category
-        x0 = axis.x(run.created)
         end = run.finished
         if end is None and kind == "in flight":
             end = axis.end
-        x1 = axis.x(end) if end is not None else x0
-        w = max(2.0, x1 - x0)
+        w = max(2.0, axis.x(end) - x0) if end is not None else 2.0
         y = top + CATEGORIES.index(kind) * LANE + 2
         paths[kind].append(f"M{x0:.1f} {y:.0f}h{w:.1f}v{LANE - 4}h-{w:.1f}z")
     out = []
@@ -88,25 +99,32 @@ def _lane_paths(runs: Sequence[RunPoint], axis: Axis, top: float) -> str:
     return "".join(out)
 
 
-def _records_path(runs: Sequence[RunPoint], axis: Axis, top: float) -> tuple[str, int]:
-    counted = [(r.created, r.records) for r in runs if r.records is not None]
-    peak = max((n for _, n in counted), default=0)
+def _records_path(runs: Sequence[RunPoint], xs: Sequence[float], top: float) -> tuple[str, int]:
+    counted = [(x, r.records) for r, x in zip(runs, xs, strict=True) if r.records is not None]
     if not counted:
         return "", 0
+    peak = max(n for _, n in counted)
     bottom = top + RECORDS_H
+    scale = (RECORDS_H - 4) / peak if peak else 0.0
     parts = []
-    for created, n in counted:
-        h = (n / peak) * (RECORDS_H - 4) if peak else 0.0
-        h = max(h, 1.0)
-        parts.append(f"M{axis.x(created) - 1:.1f} {bottom:.1f}v-{h:.1f}h2v{h:.1f}z")
+    for x, n in counted:
+        h = max(n * scale, 1.0)
+        parts.append(f"M{x - 1:.1f} {bottom:.1f}v-{h:.1f}h2v{h:.1f}z")
     return (
         f'<path class="records" fill="{COLORS["records"]}" d="{"".join(parts)}"/>',
         peak,
     )
 
 
-def export_chart(export: ExportView, axis: Axis, chart_id: str) -> Markup:
-    """The SVG of one export: its runs' timeline over the records they wrote."""
+def export_chart(
+    export: ExportView, axis: Axis, chart_id: str, xs: Sequence[float] | None = None
+) -> Markup:
+    """The SVG of one export: its runs' timeline over the records they wrote.
+
+    `xs`: `axis.xs(export.runs)` when the caller has it already.
+    """
+    if xs is None:
+        xs = axis.xs(export.runs)
     lanes_h = LANE * len(CATEGORIES)
     records_top = lanes_h + 8
     height = records_top + RECORDS_H + AXIS_H
@@ -126,12 +144,12 @@ def export_chart(export: ExportView, axis: Axis, chart_id: str) -> Markup:
             f'<text x="{LEFT - 6}" y="{y}" text-anchor="end" class="lane">'
             f"{kind} ({counts[kind]})</text>"
         )
-    body.append(_lane_paths(export.runs, axis, 0))
+    body.append(_lane_paths(export.runs, xs, axis, 0))
     body.append(
         f'<rect class="bg" x="{LEFT}" y="{records_top}" width="{axis.plot_w}" '
         f'height="{RECORDS_H}"/>'
     )
-    bars, peak = _records_path(export.runs, axis, records_top)
+    bars, peak = _records_path(export.runs, xs, records_top)
     body.append(bars)
     body.append(
         f'<text x="{LEFT - 6}" y="{records_top + 12}" text-anchor="end" class="lane">records</text>'
@@ -145,15 +163,21 @@ def export_chart(export: ExportView, axis: Axis, chart_id: str) -> Markup:
     return Markup("".join(body))
 
 
-def overview_chart(exports: Sequence[ExportView], axis: Axis, buckets: int = 60) -> Markup:
-    """Runs of the whole sandbox per time bucket, stacked by kind."""
+def overview_chart(
+    exports: Sequence[ExportView],
+    axis: Axis,
+    buckets: int = 60,
+    xs: Sequence[Sequence[float]] | None = None,
+) -> Markup:
+    """Runs of the whole sandbox per time bucket, stacked by kind (`xs`: per export, if known)."""
     height = 140
     plot_h = height - AXIS_H - 6
     counts = [[0] * len(CATEGORIES) for _ in range(buckets)]
-    for export in exports:
-        for run in export.runs:
-            frac = (axis.x(run.created) - LEFT) / axis.plot_w
-            counts[min(buckets - 1, int(frac * buckets))][CATEGORIES.index(run.category)] += 1
+    index = {kind: i for i, kind in enumerate(CATEGORIES)}
+    per_x = buckets / axis.plot_w
+    for n, export in enumerate(exports):
+        for run, x in zip(export.runs, xs[n] if xs else axis.xs(export.runs), strict=True):
+            counts[min(buckets - 1, int((x - LEFT) * per_x))][index[run.category]] += 1
     peak = max((sum(c) for c in counts), default=0)
     bar_w = axis.plot_w / buckets
     paths: dict[str, list[str]] = {c: [] for c in CATEGORIES}

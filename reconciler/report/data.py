@@ -35,6 +35,7 @@ _CATEGORY = {
     "CANCELLING": "in flight",
 }
 IN_FLIGHT = frozenset(s for s, c in _CATEGORY.items() if c == "in flight")
+_ENDED = frozenset({"succeeded", "failed", "cancelled"})
 
 
 def category(status: str) -> str:
@@ -200,7 +201,7 @@ def build_report(
     for key, members in groups.items():
         runs = tuple(
             sorted(
-                (_point(e, recorded, counts) for e in members),
+                (_point(e, recorded, counts, by_id) for e in members),
                 key=lambda r: (r.created or _EPOCH, int(r.job_id) if r.job_id.isdigit() else 0),
             )
         )
@@ -236,16 +237,27 @@ def build_report(
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
-def _point(entry: AuditEntry, recorded: Mapping[int, Run], counts: Mapping[str, int]) -> RunPoint:
+def _point(
+    entry: AuditEntry,
+    recorded: Mapping[int, Run],
+    counts: Mapping[str, int],
+    jobs: Mapping[str, ExportJobRecord],
+) -> RunPoint:
     run = recorded.get(int(entry.id)) if entry.id.isdigit() else None
     listed = entry.status.lower() != "not on platform"
-    status = entry.status if listed or run is None else run.status
+    status = (entry.status if listed or run is None else run.status).upper()
+    kind = _CATEGORY.get(status, "unknown")
+    finished = run.finishedAt if run is not None else None
+    if finished is None and kind in _ENDED:  # not followed to its end by this tool
+        job = jobs.get(entry.id)
+        if job is not None and job.updateTime is not None:
+            finished = datetime.fromtimestamp(job.updateTime / 1000, UTC)
     return RunPoint(
         job_id=entry.id,
-        status=status.upper(),
-        category=_CATEGORY.get(status.upper(), "unknown"),
+        status=status,
+        category=kind,
         created=entry.created,
-        finished=run.finishedAt if run is not None else None,
+        finished=finished,
         records=entry.records if entry.records is not None else counts.get(entry.id),
         batches=entry.batches,
         reason=entry.reason,

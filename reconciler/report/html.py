@@ -14,11 +14,15 @@ def render_report(data: ReportData) -> str:
     env = jinja2.Environment(autoescape=True, trim_blocks=False, undefined=jinja2.StrictUndefined)
     template = env.from_string(PAGE)
     axis = Axis(data.start, data.end)
-    charts = [export_chart(e, axis, f"chart-{i}") for i, e in enumerate(data.exports, 1)]
+    xs = [axis.xs(e.runs) for e in data.exports]
+    charts = [
+        export_chart(e, axis, f"chart-{i}", x)
+        for i, (e, x) in enumerate(zip(data.exports, xs, strict=True), 1)
+    ]
     return template.render(
         data=data,
         charts=charts,
-        overview=overview_chart(data.exports, axis),
+        overview=overview_chart(data.exports, axis, xs=xs),
         categories=CATEGORIES,
         colors=COLORS,
         fmt=format_time,

@@ -149,12 +149,17 @@ def _run(job: int, status: str, hours_ago: float, **extra: object) -> Run:
     )
 
 
+def _ms(hours_ago: float) -> int:
+    return int((AT - timedelta(hours=hours_ago)).timestamp() * 1000)
+
+
 def _job(job: int, status: str, hours_ago: float, dataset: str = "ds1") -> ExportJobRecord:
     return ExportJobRecord.model_validate(
         {
             "id": job,
             "status": status,
-            "creationTime": int((AT - timedelta(hours=hours_ago)).timestamp() * 1000),
+            "creationTime": _ms(hours_ago),
+            "updateTime": _ms(hours_ago - 0.5),
             "destination": {"datasetId": dataset},
         }
     )
@@ -217,7 +222,12 @@ def test_unmanaged_jobs_alike_form_one_export_and_text_is_escaped() -> None:
     data = _report(_state(), jobs, ds)
     unmanaged = {e.title: e for e in data.exports if not e.managed}
     assert set(unmanaged) == {"unmanaged: 2 jobs into <b>odd</b>", "unmanaged: 1 job into D"}
-    assert [r.job_id for r in unmanaged["unmanaged: 2 jobs into <b>odd</b>"].runs] == ["7", "8"]
+    runs = unmanaged["unmanaged: 2 jobs into <b>odd</b>"].runs
+    assert [r.job_id for r in runs] == ["7", "8"]
+    # an ended job this tool never followed ends at its record's updateTime
+    assert runs[0].finished == AT - timedelta(hours=4.5)
+    (in_flight,) = unmanaged["unmanaged: 1 job into D"].runs
+    assert in_flight.category == "in flight" and in_flight.finished is None
     html = render_report(data)
     assert "<b>odd</b>" not in html and "&lt;b&gt;odd&lt;/b&gt;" in html
     # the writer into the managed dataset is drift; the one into the unmanaged one is not
