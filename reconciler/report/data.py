@@ -207,7 +207,11 @@ def build_report(
         )
         managed = not key.startswith("unmanaged/")
         dataset_id = _dataset_of(state, key) or _last_dataset(members)
-        title = key if managed else _unmanaged_title(members, dataset_id, dataset_names)
+        title = (
+            key
+            if managed
+            else _unmanaged_title(members, dataset_id, dataset_names, by_id.get(members[0].id))
+        )
         exports.append(
             ExportView(
                 key=key,
@@ -286,11 +290,19 @@ def _last_dataset(members: Sequence[AuditEntry]) -> str | None:
 
 
 def _unmanaged_title(
-    members: Sequence[AuditEntry], dataset_id: str | None, names: Mapping[str, str]
+    members: Sequence[AuditEntry],
+    dataset_id: str | None,
+    names: Mapping[str, str],
+    job: ExportJobRecord | None,
 ) -> str:
+    """`unmanaged: 2 jobs into CRM export (fields identities.id)`: jobs alike in what they ask."""
     where = names.get(dataset_id, dataset_id) if dataset_id else "no dataset"
     n = len(members)
-    return f"unmanaged: {n} job{'s' if n != 1 else ''} into {where}"
+    fields = (job.fields or "").strip() if job is not None else ""
+    if len(fields) > 48:
+        fields = fields[:47] + "…"
+    what = f" (fields {fields})" if fields else ""
+    return f"unmanaged: {n} job{'s' if n != 1 else ''} into {where}{what}"
 
 
 def _datasets(

@@ -153,10 +153,13 @@ def _ms(hours_ago: float) -> int:
     return int((AT - timedelta(hours=hours_ago)).timestamp() * 1000)
 
 
-def _job(job: int, status: str, hours_ago: float, dataset: str = "ds1") -> ExportJobRecord:
+def _job(
+    job: int, status: str, hours_ago: float, dataset: str = "ds1", fields: str | None = None
+) -> ExportJobRecord:
     return ExportJobRecord.model_validate(
         {
             "id": job,
+            "fields": fields,
             "status": status,
             "creationTime": _ms(hours_ago),
             "updateTime": _ms(hours_ago - 0.5),
@@ -232,3 +235,20 @@ def test_unmanaged_jobs_alike_form_one_export_and_text_is_escaped() -> None:
     assert "<b>odd</b>" not in html and "&lt;b&gt;odd&lt;/b&gt;" in html
     # the writer into the managed dataset is drift; the one into the unmanaged one is not
     assert [d.kind for d in data.drift] == ["unmanaged writer"]
+
+
+def test_unmanaged_jobs_that_ask_for_different_fields_are_told_apart() -> None:
+    ds = [CatalogDataset(id="ds2", name="E")]
+    jobs = [
+        _job(7, "SUCCEEDED", 5, "ds2", "identities.id"),
+        _job(8, "SUCCEEDED", 4, "ds2", "personalEmail.address"),
+        _job(9, "SUCCEEDED", 3, "ds2", "identities.id"),
+    ]
+    data = _report(_state(), jobs, ds)
+    titles = sorted(e.title for e in data.exports if not e.managed)
+    assert titles == [
+        "unmanaged: 1 job into E (fields personalEmail.address)",
+        "unmanaged: 2 jobs into E (fields identities.id)",
+    ]
+    (ds_view,) = [d for d in data.datasets if d.id == "ds2"]
+    assert sorted(w.runs for w in ds_view.writers) == [1, 2]
