@@ -71,8 +71,8 @@ its end), and below them the records its batches wrote (records are read for the
 · {{ export.runs|length }} run{{ "" if export.runs|length == 1 else "s" }}{% if export.records_total is not none %} · {{ "{:,}".format(export.records_total) }} records{% endif %}</span></div>
 {{ charts[loop.index0] }}
 {% set newest = export.runs[-5:]|reverse|list %}
-{% if newest %}<table class="runs"><tr><th>Job</th><th>Status</th><th>Created</th><th>Finished</th><th>Records</th><th>Reason</th></tr>
-{% for run in newest %}<tr><td><code>{{ run.job_id }}</code></td><td class="status-{{ run.category|replace(' ', '-') }}">{{ run.status }}{% if not run.listed %} (no longer listed){% endif %}</td><td>{{ fmt(run.created) }}</td><td>{{ fmt(run.finished) }}</td><td>{{ "-" if run.records is none else "{:,}".format(run.records) }}</td><td>{{ run.reason or "-" }}</td></tr>
+{% if newest %}<table class="runs"><tr><th>Job</th><th>Status</th><th>Created</th><th>Finished</th><th>Batches</th><th>Records</th><th>Reason</th></tr>
+{% for run in newest %}<tr><td><code>{{ run.job_id }}</code></td><td class="status-{{ run.category|replace(' ', '-') }}">{{ run.status }}{% if not run.listed %} (no longer listed){% endif %}</td><td>{{ fmt(run.created) }}</td><td>{{ fmt(run.finished) }}</td><td>{{ run.batches|length }}</td><td>{{ "-" if run.records is none else "{:,}".format(run.records) }}</td><td>{{ run.reason or "-" }}</td></tr>
 {% endfor %}</table>{% endif %}
 </section>
 {% endfor %}
