@@ -157,6 +157,30 @@ def _order(count: int, seed: int, preview_id: str) -> tuple[int, ...]:
 
 
 @dataclass(frozen=True)
+class _Scan:
+    """A preview's reading order over the population, with running counts: `matched[k]` and
+    `emails[k]` are the matches (and matches with an Email identity) among the first k read."""
+
+    order: tuple[int, ...]
+    matched: tuple[int, ...]
+    emails: tuple[int, ...]
+
+
+@lru_cache(maxsize=32)
+def _scan(count: int, seed: int, preview_id: str, expression: str) -> _Scan:
+    profiles = population.generate(count, seed)
+    predicate = compile_expression(expression)
+    order = _order(count, seed, preview_id)
+    matched, emails = [0], [0]
+    for index in order:
+        profile = profiles[index]
+        hit = predicate(profile)
+        matched.append(matched[-1] + hit)
+        emails.append(emails[-1] + (hit and "personalEmail" in profile.attributes))
+    return _Scan(order, tuple(matched), tuple(emails))
+
+
+@dataclass(frozen=True)
 class Progress:
     """What an estimate job has read and found as of now."""
 
@@ -164,28 +188,44 @@ class Progress:
     total: int
     to_read: int
     read: int
-    matched: list[population.Profile]
+    matched: int
+    with_email: int
     error: str
+    scan: _Scan | None = None
+    seed: int = 0
+
+    def matched_profiles(self) -> list[population.Profile]:
+        """The matching profiles read so far, in reading order."""
+        if self.scan is None:
+            return []
+        profiles = population.generate(self.total, self.seed)
+        cumulative = self.scan.matched
+        return [
+            profiles[self.scan.order[k]]
+            for k in range(self.read)
+            if cumulative[k + 1] > cumulative[k]
+        ]
 
 
 def progress(emu: Emulator, preview: Preview) -> Progress:
     """The job's state and its counts at the platform clock's current progress."""
     count, seed = emu.population(preview.scope)
-    profiles = population.generate(count, seed)
     to_read = sample_size(count, preview.sample_ratio)
     elapsed = emu.clock.progress_ms() - preview.created_progress_ms
     try:
-        predicate = compile_expression(preview.expression)
+        compile_expression(preview.expression)
     except PqlUnsupported as exc:
-        return Progress("FAILED", count, to_read, 0, [], f"predicateExpression: {exc}")
+        return Progress("FAILED", count, to_read, 0, 0, 0, f"predicateExpression: {exc}")
     if preview.settle_ms <= 0 or elapsed >= preview.settle_ms:
         state, read = "RESULT_READY", to_read
     else:
         share = max(_FIRST_SHARE, elapsed / preview.settle_ms)
         state, read = "RUNNING", min(to_read, max(1, math.ceil(to_read * share)))
-    order = _order(count, seed, preview.id)[:read] if count else ()
-    matched = [profiles[i] for i in order if predicate(profiles[i])]
-    return Progress(state, count, to_read, len(order), matched, "")
+    read = min(read, count)
+    scan = _scan(count, seed, preview.id, preview.expression)
+    return Progress(
+        state, count, to_read, read, scan.matched[read], scan.emails[read], "", scan, seed
+    )
 
 
 def _estimate_numbers(p: Progress) -> tuple[int, int]:
@@ -193,7 +233,7 @@ def _estimate_numbers(p: Progress) -> tuple[int, int]:
     with the finite-population correction (a full read is exact: standardError 0)."""
     if p.read == 0 or p.total == 0:
         return 0, 0
-    share = len(p.matched) / p.read
+    share = p.matched / p.read
     size = round(share * p.total)
     variance = share * (1 - share) / p.read * max(0.0, 1 - p.read / p.total)
     return size, round(p.total * math.sqrt(variance))
@@ -298,9 +338,9 @@ def get_preview(request: Request, preview_id: str, scope: PlatformScope) -> JSON
     limit = _int_param(request, "limit", _PREVIEW_LIMIT, 1, _PREVIEW_LIMIT)
     p = progress(emu, _require(emu, scope, preview_id))
     ready = p.state == "RESULT_READY"
-    window = p.matched[offset : offset + limit] if ready else []
+    window = p.matched_profiles()[offset : offset + limit] if ready else []
     base = str(request.base_url).rstrip("/")
-    more = ready and offset + limit < len(p.matched)
+    more = ready and offset + limit < p.matched
     this = f"{base}{PREVIEW}/{preview_id}?offset={offset}&limit={limit}"
     nxt = f"{base}{PREVIEW}/{preview_id}?offset={offset + limit}&limit={limit}" if more else ""
     body: dict[str, Any] = {
@@ -325,22 +365,19 @@ def get_estimate(request: Request, preview_id: str, scope: PlatformScope) -> JSO
     preview = _require(emu, scope, preview_id)
     p = progress(emu, preview)
     size, error = _estimate_numbers(p)
-    namespaces: dict[str, int] = dict.fromkeys(_NAMESPACE_IDS.values(), 0)
-    for profile in p.matched:
-        for code in {str(i["namespace"]["code"]) for i in profile.attributes["identities"]}:
-            if code in _NAMESPACE_IDS:
-                namespaces[_NAMESPACE_IDS[code]] += 1
     body = {
         "estimatedSize": size,
         "numRowsToRead": p.to_read,
+        # Every seeded profile has an ECID; Email identities where personalEmail is set.
         "estimatedNamespaceDistribution": [
-            {"namespaceId": ns, "profilesMatchedSoFar": n} for ns, n in namespaces.items()
+            {"namespaceId": _NAMESPACE_IDS["ECID"], "profilesMatchedSoFar": p.matched},
+            {"namespaceId": _NAMESPACE_IDS["Email"], "profilesMatchedSoFar": p.with_email},
         ],
         "state": p.state,
         "profilesReadSoFar": p.read,
         "standardError": error,
         "error": {"description": p.error, "traceback": ""},
-        "profilesMatchedSoFar": len(p.matched),
+        "profilesMatchedSoFar": p.matched,
         "totalRows": p.total,
         # SEG and OAS: the confidence level, as a string; the interval follows from standardError.
         "confidenceInterval": "95%",

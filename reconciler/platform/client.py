@@ -6,7 +6,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -143,9 +143,13 @@ class PlatformClient:
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
         """`[fn(item) for item in items]` on the bounded pool, in order; the first error is raised."""
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="platform")
-        return list(self._pool.map(fn, items))
+        return list(self._executor().map(fn, items))
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._estimate_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="platform")
+            return self._pool
 
     # Catalog
 
@@ -483,7 +487,8 @@ class PlatformClient:
         """Estimate each segment definition's size, by id: None when not ready within timeout_s.
 
         One preview per distinct (expression, merge policy), started in parallel on the pool and
-        polled until RESULT_READY, FAILED or the shared deadline. Settled estimates are cached
+        read every ESTIMATE_POLL_SECONDS until RESULT_READY, FAILED or the shared deadline, which
+        bounds the call even when the platform is slow to answer. Settled estimates are cached
         for the life of this client; a preview still running at the deadline is polled again by
         the next call instead of starting another. `merge_policy_id` None uses each definition's
         own. A definition without a PQL expression, an estimate the platform failed, or a call
@@ -499,15 +504,59 @@ class PlatformClient:
                 if expression is None
                 else (expression, merge_policy_id or segment.mergePolicyId)
             )
-        distinct = list(dict.fromkeys(k for k in keys.values() if k is not None))
-        found = dict(
-            zip(distinct, self.map(lambda k: self._settle(k, deadline), distinct), strict=True)
-        )
+        found: dict[EstimateKey, Estimate | None] = {}
+        pending: list[EstimateKey] = []
+        for key in dict.fromkeys(k for k in keys.values() if k is not None):
+            with self._estimate_lock:
+                cached = self._estimates.get(key)
+            if cached is not None:
+                found[key] = cached
+            else:
+                found[key] = None
+                pending.append(key)
+        self._poll_until(pending, found, deadline)
         no_pql = failed_estimate("the segment definition has no PQL (pql/text) expression")
         return {sid: (no_pql if key is None else found[key]) for sid, key in keys.items()}
 
-    def _settle(self, key: EstimateKey, deadline: float) -> Estimate | None:
-        """The estimate for key: cached, or polled until settled; None at the deadline."""
+    def _poll_until(
+        self,
+        pending: list[EstimateKey],
+        found: dict[EstimateKey, Estimate | None],
+        deadline: float,
+    ) -> None:
+        """Step every pending key on the pool (start, then read every ESTIMATE_POLL_SECONDS)
+        until each settles or the deadline; no worker sleeps, so every preview runs side by side
+        however few workers there are, and a slow call cannot hold the caller past the deadline
+        (it finishes in the background and still fills the cache)."""
+        pool = self._executor()
+        running: dict[EstimateKey, Future[Estimate | None]] = {}
+        due = dict.fromkeys(pending, 0.0)
+        while due or running:
+            now = time.monotonic()
+            if now >= deadline:
+                return
+            for key in [k for k, at in due.items() if at <= now]:
+                del due[key]
+                running[key] = pool.submit(self._estimate_step, key)
+            next_due = min(due.values(), default=deadline)
+            timeout = max(0.0, min(deadline, next_due) - time.monotonic())
+            if not running:
+                time.sleep(timeout)
+                continue
+            done, _ = wait(list(running.values()), timeout=timeout, return_when=FIRST_COMPLETED)
+            for key, future in list(running.items()):
+                if future not in done:
+                    continue
+                del running[key]
+                outcome = future.result()
+                if outcome is None:
+                    due[key] = time.monotonic() + ESTIMATE_POLL_SECONDS
+                else:
+                    found[key] = outcome
+
+    def _estimate_step(self, key: EstimateKey) -> Estimate | None:
+        """Start the key's preview if needed and read its estimate once: the settled Estimate
+        (cached, the preview deleted), a failed one for a call that failed, None while running."""
         with self._estimate_lock:
             cached = self._estimates.get(key)
             preview_id = self._previews.get(key)
@@ -518,22 +567,17 @@ class PlatformClient:
                 preview_id = self.start_preview(key[0], merge_policy_id=key[1])
                 with self._estimate_lock:
                     self._previews[key] = preview_id
-            while True:
-                try:
-                    estimate = self.get_estimate(preview_id)
-                except NotFoundError:
-                    # Gone (expired or deleted elsewhere): the next call starts a new one.
-                    with self._estimate_lock:
-                        self._previews.pop(key, None)
-                    raise
-                if estimate.ready or estimate.failed:
-                    break
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                time.sleep(min(ESTIMATE_POLL_SECONDS, left))
+            try:
+                estimate = self.get_estimate(preview_id)
+            except NotFoundError:
+                # Gone (expired or deleted elsewhere): the next call starts a new one.
+                with self._estimate_lock:
+                    self._previews.pop(key, None)
+                raise
         except PlatformError as exc:
             return failed_estimate(str(exc))
+        if not (estimate.ready or estimate.failed):
+            return None
         with self._estimate_lock:
             self._estimates[key] = estimate
             self._previews.pop(key, None)

@@ -239,3 +239,30 @@ def test_estimate_parsing_is_tolerant(
 ) -> None:
     estimate = Estimate.model_validate(body)
     assert estimate.interval == interval and estimate.ready is ready
+
+
+def test_previews_run_side_by_side_however_few_workers(
+    emulator: RunningEmulator, admin: Admin
+) -> None:
+    """6 distinct previews of 2 s each on 2 workers: no worker waits out a settle time."""
+    segments = [definition(f"s{i}", f'homeAddress.city = "City {i}"') for i in range(6)]
+    with make_client(emulator.base_url, max_workers=2) as client:
+        began = time.monotonic()
+        found = client.estimate_segments(segments, None, timeout_s=10)
+        took = time.monotonic() - began
+    assert all(e is not None and e.ready and e.estimatedSize == 0 for e in found.values())
+    assert 1.9 <= took < 4, took
+
+
+def test_a_slow_platform_cannot_hold_the_call_past_its_timeout(
+    client: PlatformClient, admin: Admin
+) -> None:
+    admin.call("POST", "behaviour", {"estimate_settle_seconds": 0})
+    admin.fault(endpoint="GET /data/core/ups/estimate/{ID}", latency_ms=2500)
+    began = time.monotonic()
+    assert client.estimate_segments([definition("a", "true")], None, timeout_s=0.5) == {"a": None}
+    assert time.monotonic() - began < 1.5
+    time.sleep(2.5)  # the late answer still lands in the cache
+    calls = client.calls
+    found = client.estimate_segments([definition("b", "true")], None, timeout_s=0.5)
+    assert found["b"] is not None and found["b"].ready and client.calls == calls
