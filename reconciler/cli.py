@@ -328,6 +328,42 @@ def state_rm(ctx: click.Context, address: str) -> None:
     records.state_rm(settings, console, address)
 
 
+@state.command("init")
+@click.pass_context
+def state_init(ctx: click.Context) -> None:
+    """Create or migrate the state backend's tables (postgres; local needs none)."""
+    from reconciler.state.backends import init_backend
+
+    settings, console = _engine(ctx)
+    console.out(init_backend(settings))
+
+
+@state.command("migrate")
+@click.option(
+    "--to",
+    "to",
+    type=click.Choice(["local", "postgres"]),
+    required=True,
+    help="The backend to copy the state into (from the other one).",
+)
+@click.pass_context
+def state_migrate(ctx: click.Context, to: str) -> None:
+    """Copy the sandbox's state between the local file and PostgreSQL, exactly."""
+    from typing import cast
+
+    from reconciler.state.backends import Backend, migrate
+
+    settings, console = _engine(ctx)
+    done = migrate(settings, cast(Backend, to))
+    what = f"serial {done.serial}, {done.resources} resources, {done.runs} runs"
+    if done.copied:
+        console.out(f"copied the state {done.source} to {done.target} ({what})")
+    else:
+        console.out(f"the state {done.target} already is the state {done.source} ({what})")
+    if to != settings.state_backend:
+        console.out(f"set 'state.backend: {to}' in reconciler.yaml to use it")
+
+
 @cli.command()
 @click.pass_context
 def schema(ctx: click.Context) -> None:

@@ -52,7 +52,7 @@ class Settings:
     platform: Literal["local", "adobe"]
     sandbox: str
     spec_paths: tuple[Path, ...]
-    state_backend: Literal["local"]
+    state_backend: Literal["local", "postgres"]
     state_path: Path
     config_file: Path | None
     # Client-side cap on requests per second to the platform (None: no cap); rate limits are
@@ -74,8 +74,26 @@ class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+# Keys that would put a connection (and so a password) in the file: refused with a pointer to
+# the environment, where the connection of the postgres backend comes from.
+_CONNECTION_KEYS = ("url", "dsn", "connection", "host", "password", "user", "database", "port")
+
+
+def _no_connection_in_file(value: object) -> object:
+    if isinstance(value, dict):
+        found = [key for key in _CONNECTION_KEYS if key in value]
+        if found:
+            raise ValueError(
+                f"'{found[0]}' does not belong in reconciler.yaml: the postgres backend's "
+                "connection comes from the environment only (RECONCILER_STATE_URL or the PG* "
+                "variables), so no password is ever in a file"
+            )
+    return value
+
+
 class StateSettings(_Strict):
-    backend: Literal["local"] = "local"
+    backend: Literal["local", "postgres"] = "local"
+    # local: the state file; postgres: unused (the state is keyed by the sandbox's name)
     path: Annotated[str, Field(min_length=1)] = ".reconciler/state/{sandbox}.json"
 
 
@@ -90,7 +108,9 @@ class SettingsFile(_Strict):
         Field(min_length=1),
         BeforeValidator(lambda v: [v] if isinstance(v, str) else v),
     ] = ["specs"]
-    state: StateSettings = Field(default_factory=StateSettings)
+    state: Annotated[StateSettings, BeforeValidator(_no_connection_in_file)] = Field(
+        default_factory=StateSettings
+    )
     requestsPerSecond: Annotated[float, Field(gt=0, le=1000)] | None = None
 
 

@@ -220,6 +220,12 @@ class StateWriter:
         self._serial = written.serial
         return written
 
+    def replace(self, state: State) -> State:
+        """Write `state` as it is, serial and lineage kept (a copy from another backend)."""
+        self._write_snapshot(state)
+        self._serial = state.serial
+        return state
+
     def _may_journal(self, state: State) -> bool:
         return (
             self._base is not None
@@ -314,6 +320,11 @@ class StateStore:
     def __init__(self, path: Path, sandbox: str | None = None) -> None:
         self.path = Path(path)
         self.sandbox = sandbox
+
+    @property
+    def where(self) -> str:
+        """Where the state is, for messages."""
+        return str(self.path)
 
     @property
     def lock_path(self) -> Path:

@@ -93,7 +93,7 @@ def test_empty_file_means_defaults(tmp_path: Path) -> None:
         ),
         (
             "state:\n  backend: s3\n",
-            "reconciler.yaml:2:12: state.backend: the string 's3' is not allowed; use one of: local",
+            "reconciler.yaml:2:12: state.backend: the string 's3' is not allowed; use one of: local, postgres",
         ),
         (
             "state:\n  path: 'state/{org}/{sandbox}.json'\n",
@@ -169,3 +169,17 @@ def test_requests_per_second(tmp_path: Path) -> None:
     make_project(tmp_path, {"reconciler.yaml": "requestsPerSecond: 0\n"})
     (message,) = settings_errors(tmp_path)
     assert message.startswith("reconciler.yaml:1:20: requestsPerSecond:")
+
+
+def test_state_backend_postgres(tmp_path: Path) -> None:
+    make_project(tmp_path, {"reconciler.yaml": "state:\n  backend: postgres\n"})
+    assert load_settings(tmp_path, env={}).state_backend == "postgres"
+
+
+@pytest.mark.parametrize("key", ["url", "password", "dsn", "host"])
+def test_a_connection_in_the_file_is_refused_without_echoing_it(tmp_path: Path, key: str) -> None:
+    text = f"state:\n  backend: postgres\n  {key}: postgresql://u:s3cret@db/state\n"
+    make_project(tmp_path, {"reconciler.yaml": text})
+    (message,) = settings_errors(tmp_path)
+    assert message.startswith(f"reconciler.yaml:2:3: state: '{key}' does not belong")
+    assert "RECONCILER_STATE_URL" in message and "s3cret" not in message

