@@ -2,8 +2,8 @@
 
 A seeded segment definition's own expression (the text of its `expression.value`) selects the
 profiles whose seeded membership is realized or existing: memberships are seeded, not evaluated,
-so that is the only reading consistent with what an export of the segment writes. Other
-expressions are evaluated when they use only: `inSegment("<id>")`, `path.isNull()`,
+so that is the only reading consistent with what an export of the segment writes; the same
+holds for such a text inside a larger expression (`(A) or (B)`). Other expressions are evaluated when they use only: `inSegment("<id>")`, `path.isNull()`,
 `path.isNotNull()`, `path <op> literal` (`=`, `!=`, `<`, `<=`, `>`, `>=`; string, number,
 true/false literals), `and`, `or`, `not`, parentheses, `true`, `false`. Anything else is a
 `PqlUnsupported` (the estimate job then ends FAILED naming it).
@@ -210,11 +210,22 @@ class _Parser:
         raise PqlUnsupported(f"the function {name}() is not evaluated by the emulator")
 
 
+def substitute_seeded(expression: str) -> str:
+    """The expression (whitespace-normalised) with each seeded definition's own text replaced by
+    `inSegment("<id>")`, so combinations such as `(A) or (B)` of seeded segments evaluate."""
+    text = normalize(expression)
+    seeds = sorted(defaults.SEGMENTS, key=lambda seed: -len(normalize(str(seed["pql"]))))
+    for seed in seeds:
+        text = text.replace(normalize(str(seed["pql"])), f'inSegment("{seed["id"]}")')
+    return text
+
+
 def compile_expression(expression: str) -> Predicate:
     """A predicate over profiles for a PQL text; PqlUnsupported when it cannot be evaluated."""
     segment = seeded_segment_of(expression)
     if segment is not None:
         return _member_of(segment)
+    expression = substitute_seeded(expression)
     if "chain(" in expression or "xEvent" in expression:
         raise PqlUnsupported("event queries (xEvent, chain) are not evaluated by the emulator")
     return _Parser(expression).parse()

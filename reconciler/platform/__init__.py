@@ -19,7 +19,7 @@ from reconciler.platform.errors import (
     UnreachableError,
     ValidationError,
 )
-from reconciler.platform.estimates import Estimate
+from reconciler.platform.estimates import Estimate, union_pql
 from reconciler.platform.logs import disable_request_logging, enable_request_logging
 from reconciler.platform.models import (
     BatchFile,
@@ -69,4 +69,5 @@ __all__ = [
     "disable_request_logging",
     "enable_request_logging",
     "job_status_is_terminal",
+    "union_pql",
 ]

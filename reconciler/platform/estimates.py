@@ -187,3 +187,12 @@ def sample_total(body: Any) -> int | None:
     if not isinstance(body, dict):
         return None
     return parse_count(body.get("totalRows"))
+
+
+def union_pql(expressions: list[str]) -> str:
+    """One PQL expression selecting a profile in any of `expressions` (`(A) or (B) ...`): the
+    audience an export of several segments writes, estimated with one preview."""
+    distinct = list(dict.fromkeys(e.strip() for e in expressions if e.strip()))
+    if len(distinct) == 1:
+        return distinct[0]
+    return " or ".join(f"({e})" for e in distinct)

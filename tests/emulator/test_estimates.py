@@ -284,3 +284,18 @@ def test_previews_survive_a_restart(tmp_path: Path) -> None:
 def test_bad_estimate_settings_are_400s(api: Api, body: object) -> None:
     answer = api.admin("POST", "/behaviour", body)
     assert answer.status_code == 400 and next(iter(body)) in answer.json()["detail"]  # type: ignore[call-overload]
+
+
+def test_a_union_of_seeded_segments_is_what_an_export_of_both_writes(api: Api) -> None:
+    api.admin("POST", "/config", {"job_new_seconds": 0, "job_processing_seconds": 0})
+    api.admin("POST", "/behaviour", {"estimate_settle_seconds": 0}).raise_for_status()
+    both = [{"segmentId": NEWSLETTER["id"]}, {"segmentId": FIREFOX["id"]}]
+    job = api.create_job(api.create_dataset(), filter={"segments": both})
+    api.advance(1)
+    batch_id = api.job(int(job["id"]))["destination"]["batchId"]
+    written = api.get(f"/data/foundation/catalog/batches/{batch_id}").json()[batch_id]
+    union = f"({NEWSLETTER['pql']}) or ({FIREFOX['pql']})"
+    ready = estimate(api, start(api, union))
+    assert ready["state"] == "RESULT_READY"
+    assert ready["estimatedSize"] == written["metrics"]["recordsWritten"]
+    assert qualified(str(NEWSLETTER["id"])) < int(str(ready["estimatedSize"]))

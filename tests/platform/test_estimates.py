@@ -7,14 +7,21 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from platform_helpers import Admin, RewritingProxy, make_client, rewrite_json
 
 from reconciler.emulator import defaults, population
-from reconciler.emulator.server import RunningEmulator
-from reconciler.platform import Estimate, NotFoundError, PlatformClient, SegmentDefinition
+from reconciler.emulator.server import RunningEmulator, start_in_thread
+from reconciler.platform import (
+    Estimate,
+    NotFoundError,
+    PlatformClient,
+    SegmentDefinition,
+    union_pql,
+)
 from reconciler.platform import ValidationError as PlatformValidationError
 
 PREVIEW = "/data/core/ups/preview"
@@ -266,3 +273,38 @@ def test_a_slow_platform_cannot_hold_the_call_past_its_timeout(
     calls = client.calls
     found = client.estimate_segments([definition("b", "true")], None, timeout_s=0.5)
     assert found["b"] is not None and found["b"].ready and client.calls == calls
+
+
+def test_union_pql_estimates_an_export_of_several_segments(
+    client: PlatformClient, admin: Admin
+) -> None:
+    admin.call("POST", "behaviour", {"estimate_settle_seconds": 0})
+    first, second = (str(s["pql"]) for s in defaults.SEGMENTS[:2])
+    assert union_pql([first, first + " "]) == first
+    union = union_pql([first, second, first])
+    assert union == f"({first}) or ({second})"
+    ready = client.get_estimate(client.start_preview(union))
+    either = sum(
+        1
+        for p in population.generate(60, 0)
+        if any(
+            p.memberships.get(str(s["id"]), ("", 0))[0] in ("realized", "existing")
+            for s in defaults.SEGMENTS[:2]
+        )
+    )
+    assert ready.ready and ready.estimatedSize == either
+
+
+def test_under_the_documented_profile_an_estimate_takes_twelve_seconds(tmp_path: Path) -> None:
+    with start_in_thread(tmp_path / "emu", profile="documented") as running:
+        admin = Admin(running.base_url)
+        admin.call("POST", "clock", {"freeze": True})
+        with make_client(running.base_url) as client:
+            segment = definition("a", str(NEWSLETTER["pql"]))
+            assert client.estimate_segments([segment], None, timeout_s=0.3) == {"a": None}
+            admin.advance_clock(12)
+            found = client.estimate_segments([segment], None, timeout_s=3)
+            assert found["a"] is not None and found["a"].ready
+            assert found["a"].estimatedSize == qualified(str(NEWSLETTER["id"]))
+            assert client.profile_store_total() == 60
+            assert admin.route_count(f"POST {PREVIEW}") == 1
