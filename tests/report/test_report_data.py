@@ -252,3 +252,11 @@ def test_unmanaged_jobs_that_ask_for_different_fields_are_told_apart() -> None:
     ]
     (ds_view,) = [d for d in data.datasets if d.id == "ds2"]
     assert sorted(w.runs for w in ds_view.writers) == [1, 2]
+
+
+def test_an_empty_sandbox_is_a_page_that_says_so() -> None:
+    data = build_report(State(sandbox="s"), [], [], [], sandbox="s", at=AT)
+    assert data.exports == () and data.start is None
+    html = render_report(data)
+    assert "0 exports · 0 runs · 0 datasets" in html and "No drift" in html
+    assert 'id="overview"' in html and not URL.search(html)
