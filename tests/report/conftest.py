@@ -44,12 +44,14 @@ def out_of_band(project: Project, into: str | None = None) -> tuple[str, str]:
     return str(job), dataset_id
 
 
-@pytest.fixture(scope="module")
-def applied_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
-    """The example specs applied twice (one FAILED run, then SUCCEEDED ones), plus UI objects."""
+@pytest.fixture(scope="module", params=["cooperative", "documented"])
+def applied_project(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Project]:
+    """The example specs applied (one FAILED run, SUCCEEDED ones), plus UI objects; per profile."""
     mp = pytest.MonkeyPatch()
     mp.setenv(SETTLE_ENV, "1")
-    emu = emulator_with_short_jobs(tmp_path_factory.mktemp("emulator"))
+    emu = emulator_with_short_jobs(tmp_path_factory.mktemp("emulator"), profile=request.param)
     try:
         project = make_project(tmp_path_factory.mktemp("repo") / "repo", emu.base_url)
         project.admin("POST", "/faults", {"endpoint": "*", "jobs": {"fail": 1}})
