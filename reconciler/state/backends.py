@@ -67,10 +67,15 @@ class Migrated:
 def migrate(settings: Settings, to: Backend, env: Mapping[str, str] | None = None) -> Migrated:
     """Copy the sandbox's state from the other backend into `to`, exactly (serial and lineage).
 
-    Both locks are held while copying. A target that holds another state (another lineage, or
+    Copying into postgres creates its tables first (as `state init`). Both locks are held
+    while copying. A target that holds another state (another lineage, or
     the same lineage at another serial) is refused, never overwritten.
     """
     source_backend: Backend = "postgres" if to == "local" else "local"
+    if to == "postgres":  # the tables are created (or migrated) as by `state init`
+        from reconciler.state.postgres import init_schema, pg_target
+
+        init_schema(pg_target(os.environ if env is None else env))
     source = open_store(settings, env, backend=source_backend)
     target = open_store(settings, env, backend=to)
     with (
