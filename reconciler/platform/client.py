@@ -65,6 +65,8 @@ DATASET_DELETE_ATTEMPTS = 3
 PROFILE_MODEL = "_xdm.context.profile"
 # Seconds between two reads of an estimate (SEG: an estimate takes 10 to 15 s to settle).
 ESTIMATE_POLL_SECONDS = 1.0
+# A call that failed this close to the deadline was cut short by it: pending, not failed.
+DEADLINE_SLACK_SECONDS = 0.1
 EstimateKey = tuple[str, str | None]
 
 
@@ -126,7 +128,8 @@ class PlatformClient:
     def close(self) -> None:
         """Stop the worker pool and close pooled connections."""
         if self._pool is not None:
-            self._pool.shutdown(wait=True)
+            # Queued estimate steps are dropped; a call in flight finishes (bounded by timeout).
+            self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         self._transport.close()
 
@@ -425,12 +428,14 @@ class PlatformClient:
         merge_policy_id: str | None = None,
         graph_type: str | None = None,
         model: str = PROFILE_MODEL,
+        deadline: float | None = None,
     ) -> str:
         """Start a preview job (and its estimate job, same id) for a PQL expression; its id.
 
         `mergePolicyId` is sent only when given (no document lists it in the request). A preview
         creates nothing durable, so this POST is resent after a 5xx or a lost answer (a second
-        copy is one more short-lived job); a 4xx is raised at once.
+        copy is one more short-lived job); a 4xx is raised at once. `deadline`
+        (`time.monotonic()`) bounds the call, retries included.
         """
         path = f"{UPS}/preview"
         body: dict[str, Any] = {
@@ -442,7 +447,7 @@ class PlatformClient:
             body["graphType"] = graph_type
         if merge_policy_id is not None:
             body["mergePolicyId"] = merge_policy_id
-        response = self._transport.platform("POST", path, json=body, resend=True)
+        response = self._transport.platform("POST", path, json=body, resend=True, deadline=deadline)
         data = _json(response, "POST", path)
         preview_id = data.get("previewId") if isinstance(data, dict) else None
         if not isinstance(preview_id, str) or not preview_id:
@@ -451,20 +456,20 @@ class PlatformClient:
             self.previews_started += 1
         return preview_id
 
-    def get_estimate(self, preview_id: str) -> Estimate:
+    def get_estimate(self, preview_id: str, *, deadline: float | None = None) -> Estimate:
         """The estimate of a preview job as of now; `NotFoundError` once it is gone."""
         path = f"{UPS}/estimate/{_seg(preview_id)}"
-        response = self._transport.platform("GET", path)
+        response = self._transport.platform("GET", path, deadline=deadline)
         return _parse(Estimate, _json(response, "GET", path), response, "GET", path)
 
-    def delete_preview(self, preview_id: str) -> None:
+    def delete_preview(self, preview_id: str, *, deadline: float | None = None) -> None:
         """Cancel or delete a preview job (SEG: 200 `{"status": true, "message": "KILLED"}`).
 
         Resent after a lost answer; a preview already gone (404) counts as deleted.
         """
         path = f"{UPS}/preview/{_seg(preview_id)}"
         try:
-            self._transport.platform("DELETE", path, resend=True)
+            self._transport.platform("DELETE", path, resend=True, deadline=deadline)
         except NotFoundError:
             return
 
@@ -526,8 +531,8 @@ class PlatformClient:
     ) -> None:
         """Step every pending key on the pool (start, then read every ESTIMATE_POLL_SECONDS)
         until each settles or the deadline; no worker sleeps, so every preview runs side by side
-        however few workers there are, and a slow call cannot hold the caller past the deadline
-        (it finishes in the background and still fills the cache)."""
+        however few workers there are; every call carries the deadline (its timeouts and
+        retries end there), so a slow platform cannot hold the caller, nor `close`, past it."""
         pool = self._executor()
         running: dict[EstimateKey, Future[Estimate | None]] = {}
         due = dict.fromkeys(pending, 0.0)
@@ -537,7 +542,7 @@ class PlatformClient:
                 return
             for key in [k for k, at in due.items() if at <= now]:
                 del due[key]
-                running[key] = pool.submit(self._estimate_step, key)
+                running[key] = pool.submit(self._estimate_step, key, deadline)
             next_due = min(due.values(), default=deadline)
             timeout = max(0.0, min(deadline, next_due) - time.monotonic())
             if not running:
@@ -554,9 +559,10 @@ class PlatformClient:
                 else:
                     found[key] = outcome
 
-    def _estimate_step(self, key: EstimateKey) -> Estimate | None:
+    def _estimate_step(self, key: EstimateKey, deadline: float) -> Estimate | None:
         """Start the key's preview if needed and read its estimate once: the settled Estimate
-        (cached, the preview deleted), a failed one for a call that failed, None while running."""
+        (cached, the preview deleted), a failed one for a call that failed, None while running
+        (or when the deadline cut the call short: pending, not failed)."""
         with self._estimate_lock:
             cached = self._estimates.get(key)
             preview_id = self._previews.get(key)
@@ -564,17 +570,19 @@ class PlatformClient:
             return cached
         try:
             if preview_id is None:
-                preview_id = self.start_preview(key[0], merge_policy_id=key[1])
+                preview_id = self.start_preview(key[0], merge_policy_id=key[1], deadline=deadline)
                 with self._estimate_lock:
                     self._previews[key] = preview_id
             try:
-                estimate = self.get_estimate(preview_id)
+                estimate = self.get_estimate(preview_id, deadline=deadline)
             except NotFoundError:
                 # Gone (expired or deleted elsewhere): the next call starts a new one.
                 with self._estimate_lock:
                     self._previews.pop(key, None)
                 raise
         except PlatformError as exc:
+            if time.monotonic() >= deadline - DEADLINE_SLACK_SECONDS:
+                return None
             return failed_estimate(str(exc))
         if not (estimate.ready or estimate.failed):
             return None
@@ -583,7 +591,7 @@ class PlatformClient:
             self._previews.pop(key, None)
         # A settled preview left behind is the platform's to expire.
         with contextlib.suppress(PlatformError):
-            self.delete_preview(preview_id)
+            self.delete_preview(preview_id, deadline=deadline)
         return estimate
 
     # helpers

@@ -143,12 +143,14 @@ class Transport:
         json: Any = None,
         accept: str = "application/json",
         resend: bool | None = None,
+        deadline: float | None = None,
     ) -> requests.Response:
         """An authenticated call to `{platform}{path}`; raises a `PlatformError` on failure.
 
         A POST or DELETE that may have reached the platform without a readable answer raises
         `OutcomeUnknown`; it is never resent, unless `resend=True` says a second copy is harmless
-        (a preview job: nothing durable; docs/client.md).
+        (a preview job: nothing durable; docs/client.md). `deadline` (time.monotonic()) bounds
+        the call, its timeouts and retries included, more tightly than the retry budget.
         """
         return self._call(
             method,
@@ -159,6 +161,7 @@ class Transport:
             authenticated=True,
             resend=method in RESENDABLE_METHODS if resend is None else resend,
             base=(self.endpoints.platform, self.endpoints.platform_source),
+            deadline=deadline,
         )
 
     def _fetch_token(self) -> tuple[str, float]:
@@ -225,6 +228,7 @@ class Transport:
         authenticated: bool,
         resend: bool,
         base: tuple[str, str],
+        deadline: float | None = None,
     ) -> requests.Response:
         path = urlsplit(url).path
         budget = RetryBudget(self.retry_budget)
@@ -239,7 +243,9 @@ class Transport:
             retry_after: float | None = None
             sent_at = time.monotonic()
             try:
-                response = self._send(method, url, path, params, json, data, headers)
+                response = self._send(
+                    method, url, path, params, json, data, headers, deadline=deadline
+                )
             except requests.RequestException as exc:
                 reason = _describe(exc, self.connect_timeout, self.timeout)
                 if isinstance(exc, _NOT_SENT):
@@ -312,6 +318,9 @@ class Transport:
                     error.extend(f"(gave up after {attempt + 1} attempts in {waited:.1f} s)")
                     raise error
                 wait = min(wait, left)
+            if deadline is not None and time.monotonic() + wait >= deadline:
+                error.extend(f"(gave up after {attempt + 1} attempts: out of time for this call)")
+                raise error
             if not budget.allows(wait):
                 error.extend(
                     f"(gave up after {attempt + 1} attempts in "
@@ -337,7 +346,13 @@ class Transport:
         json: Any,
         data: Mapping[str, str] | None,
         headers: dict[str, str],
+        *,
+        deadline: float | None = None,
     ) -> requests.Response:
+        connect, read = self.connect_timeout, self.timeout
+        if deadline is not None:
+            left = max(0.05, deadline - time.monotonic())
+            connect, read = min(connect, left), min(read, left)
         if self._limiter is not None:
             self._limiter.acquire()
         with self._calls_lock:
@@ -352,7 +367,7 @@ class Transport:
                 json=json,
                 data=data,
                 headers=headers,
-                timeout=(self.connect_timeout, self.timeout),
+                timeout=(connect, read),
                 allow_redirects=False,
             )
         except requests.RequestException as exc:
