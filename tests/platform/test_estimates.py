@@ -258,7 +258,7 @@ def test_previews_run_side_by_side_however_few_workers(
         found = client.estimate_segments(segments, None, timeout_s=10)
         took = time.monotonic() - began
     assert all(e is not None and e.ready and e.estimatedSize == 0 for e in found.values())
-    assert 1.9 <= took < 4, took
+    assert 1.9 <= took < 5, took
 
 
 def test_a_slow_platform_cannot_hold_the_call_past_its_timeout(
