@@ -228,4 +228,7 @@ def compile_expression(expression: str) -> Predicate:
     expression = substitute_seeded(expression)
     if "chain(" in expression or "xEvent" in expression:
         raise PqlUnsupported("event queries (xEvent, chain) are not evaluated by the emulator")
-    return _Parser(expression).parse()
+    try:
+        return _Parser(expression).parse()
+    except RecursionError:
+        raise PqlUnsupported("the expression is nested too deeply") from None
