@@ -509,9 +509,24 @@ class PlatformClient:
                 if expression is None
                 else (expression, merge_policy_id or segment.mergePolicyId)
             )
+        found = self._estimate_keys([k for k in keys.values() if k is not None], deadline)
+        no_pql = failed_estimate("the segment definition has no PQL (pql/text) expression")
+        return {sid: (no_pql if key is None else found[key]) for sid, key in keys.items()}
+
+    def estimate_expressions(
+        self, expressions: Iterable[EstimateKey], *, timeout_s: float
+    ) -> dict[EstimateKey, Estimate | None]:
+        """`estimate_segments` for (PQL expression, merge policy id or None) pairs, e.g. the
+        `union_pql` of an export's segments; same parallelism, cache and deadline."""
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        return self._estimate_keys(list(expressions), deadline)
+
+    def _estimate_keys(
+        self, keys: list[EstimateKey], deadline: float
+    ) -> dict[EstimateKey, Estimate | None]:
         found: dict[EstimateKey, Estimate | None] = {}
         pending: list[EstimateKey] = []
-        for key in dict.fromkeys(k for k in keys.values() if k is not None):
+        for key in dict.fromkeys(keys):
             with self._estimate_lock:
                 cached = self._estimates.get(key)
             if cached is not None:
@@ -520,8 +535,7 @@ class PlatformClient:
                 found[key] = None
                 pending.append(key)
         self._poll_until(pending, found, deadline)
-        no_pql = failed_estimate("the segment definition has no PQL (pql/text) expression")
-        return {sid: (no_pql if key is None else found[key]) for sid, key in keys.items()}
+        return found
 
     def _poll_until(
         self,

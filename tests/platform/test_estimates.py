@@ -310,3 +310,17 @@ def test_under_the_documented_profile_an_estimate_takes_twelve_seconds(tmp_path:
             assert found["a"].estimatedSize == qualified(str(NEWSLETTER["id"]))
             assert client.profile_store_total() == 60
             assert admin.route_count(f"POST {PREVIEW}") == 1
+
+
+def test_estimate_expressions_shares_the_cache_with_estimate_segments(
+    client: PlatformClient, admin: Admin
+) -> None:
+    admin.call("POST", "behaviour", {"estimate_settle_seconds": 0})
+    first, second = (str(s["pql"]) for s in defaults.SEGMENTS[:2])
+    union = union_pql([first, second])
+    found = client.estimate_expressions([(union, None), (first, None), (union, None)], timeout_s=5)
+    assert set(found) == {(union, None), (first, None)}
+    assert all(e is not None and e.ready for e in found.values())
+    single = client.estimate_segments([definition("x", first)], None, timeout_s=5)["x"]
+    assert single == found[(first, None)]
+    assert admin.route_count(f"POST {PREVIEW}") == 2
