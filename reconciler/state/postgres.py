@@ -9,11 +9,12 @@ name. A write is one transaction and writes only the addresses it is told change
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import sys
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -27,13 +28,12 @@ from reconciler.state.models import (
     STATE_VERSION,
     DatasetResource,
     ExportJobResource,
-    Intent,
     RetiredResource,
     Run,
     State,
     format_time,
 )
-from reconciler.state.store import StateLocked
+from reconciler.state.store import StateLocked, _gc_paused
 
 if TYPE_CHECKING:
     import psycopg
@@ -156,6 +156,33 @@ _BATCH_COLUMNS = (
 )
 
 
+# Each (address, retired_seq)'s runs as one JSON array, in their order, batches included.
+# Times are ISO 8601 (written to the millisecond, as the state file keeps them).
+_RUNS_JSON = """
+WITH refs AS (
+    SELECT address, retired_seq, run_position,
+           json_agg(json_build_object('segmentId', segment_id, 'batchId', batch_id)
+                    ORDER BY position) AS list
+    FROM batches WHERE sandbox = %s GROUP BY address, retired_seq, run_position
+)
+SELECT r.address, r.retired_seq, json_agg(json_build_object(
+    'jobId', r.job_id, 'fingerprint', r.fingerprint, 'status', r.status,
+    'batchId', r.batch_id, 'batches', coalesce(refs.list, '[]'::json),
+    'datasetId', r.dataset_id, 'createdAt', r.created_at, 'finishedAt', r.finished_at,
+    'reason', r.reason, 'cancelledAt', r.cancelled_at) ORDER BY r.position)::text
+FROM runs r LEFT JOIN refs ON refs.address = r.address AND refs.retired_seq = r.retired_seq
+    AND refs.run_position = r.position
+WHERE r.sandbox = %s GROUP BY r.address, r.retired_seq
+"""
+
+
+def _with_runs(kind: str, body: str, runs: str | None) -> str:
+    """A resource's JSON: its body, and for an export job its runs."""
+    if kind != "ExportJob":
+        return body
+    return f'{body[:-1]}, "runs": {runs or "[]"}}}'
+
+
 class StateBackendError(ReconcilerError):
     """The PostgreSQL state cannot be reached or used (one line, never a password)."""
 
@@ -276,23 +303,26 @@ def _newer(version: int, target: PgTarget) -> StateBackendError:
     )
 
 
-# What was last read or written, per (address, retired_seq): the resource's body and its runs
-# as rows, so a write sends only what differs.
 RunRow = tuple[Any, ...]
 
 
+def _ms(value: datetime | None) -> datetime | None:
+    """To the millisecond, as the state file keeps times (so both backends read the same)."""
+    return value.replace(microsecond=value.microsecond // 1000 * 1000) if value else value
+
+
 def _run_row(run: Run) -> RunRow:
+    """A run's columns after (sandbox, address, retired_seq, position)."""
     return (
         run.jobId,
         run.fingerprint,
         run.status,
         run.batchId,
         run.datasetId,
-        run.createdAt,
-        run.finishedAt,
+        _ms(run.createdAt),
+        _ms(run.finishedAt),
         run.reason,
-        run.cancelledAt,
-        tuple((b.segmentId, b.batchId) for b in run.batches),
+        _ms(run.cancelledAt),
     )
 
 
@@ -302,13 +332,32 @@ def _body(res: DatasetResource | ExportJobResource) -> dict[str, Any]:
 
 @dataclass
 class _Baseline:
+    """What the tables hold after the last read or write, so a write sends only what differs.
+
+    Runs are kept as the tuple of the run objects read or written: the engine replaces a run
+    (model_copy), never edits one in place (as the file journal assumes for its lists), so an
+    unchanged run is the same object; a different object is compared by value.
+    """
+
     serial: int | None = None  # None: nothing read yet (the next write writes everything)
-    lineage: str = ""
     observed: dict[str, Any] | None = None
     pending: list[dict[str, Any]] | None = None
     retired: list[RetiredResource] | None = None
     bodies: dict[str, dict[str, Any]] | None = None
-    runs: dict[str, list[RunRow]] | None = None
+    runs: dict[str, tuple[Run, ...]] | None = None
+
+
+def _baseline_of(state: State) -> _Baseline:
+    return _Baseline(
+        serial=state.serial,
+        observed=state.observed.model_dump(mode="json"),
+        pending=[i.model_dump(mode="json") for i in state.pending],
+        retired=list(state.retired),
+        bodies={a: _body(r) for a, r in state.resources.items()},
+        runs={
+            a: tuple(r.runs) for a, r in state.resources.items() if isinstance(r, ExportJobResource)
+        },
+    )
 
 
 class PostgresWriter:
@@ -416,7 +465,7 @@ class PostgresWriter:
             for seq, entry in enumerate(state.retired, 1):
                 res = entry.resource
                 copy.write_row(
-                    (sandbox, seq, entry.address, entry.retiredAt, entry.reason, res.kind,
+                    (sandbox, seq, entry.address, _ms(entry.retiredAt), entry.reason, res.kind,
                      Jsonb(_body(res)))
                 )  # fmt: skip
         owners = [(address, 0, res) for address, res in state.resources.items()]
@@ -425,7 +474,7 @@ class PostgresWriter:
             for address, slot, res in owners:
                 if isinstance(res, ExportJobResource):
                     for position, run in enumerate(res.runs):
-                        copy.write_row((sandbox, address, slot, position, *_run_row(run)[:-1]))
+                        copy.write_row((sandbox, address, slot, position, *_run_row(run)))
         with cur.copy(f"COPY batches ({_BATCH_COLUMNS}) FROM STDIN") as copy:
             for address, slot, res in owners:
                 if isinstance(res, ExportJobResource):
@@ -436,19 +485,7 @@ class PostgresWriter:
                                  ref.segmentId, ref.batchId)
                             )  # fmt: skip
         self._write_pending(state)
-        self._base = _Baseline(
-            serial=state.serial,
-            lineage=state.lineage,
-            observed=state.observed.model_dump(mode="json"),
-            pending=[i.model_dump(mode="json") for i in state.pending],
-            retired=list(state.retired),
-            bodies={a: _body(r) for a, r in state.resources.items()},
-            runs={
-                a: [_run_row(run) for run in r.runs]
-                for a, r in state.resources.items()
-                if isinstance(r, ExportJobResource)
-            },
-        )
+        self._base = _baseline_of(state)
 
     def _write_pending(self, state: State) -> None:
         from psycopg.types.json import Jsonb
@@ -487,11 +524,11 @@ class PostgresWriter:
             cur.execute(
                 "INSERT INTO retired (sandbox, seq, address, retired_at, reason, kind, body) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (sandbox, seq, entry.address, entry.retiredAt, entry.reason, gone.kind,
+                (sandbox, seq, entry.address, _ms(entry.retiredAt), entry.reason, gone.kind,
                  Jsonb(_body(gone))),
             )  # fmt: skip
             if isinstance(gone, ExportJobResource):
-                self._write_runs(entry.address, seq, [_run_row(r) for r in gone.runs], [])
+                self._write_runs(entry.address, seq, gone.runs, ())
         for address in sorted(changed):
             res = state.resources.get(address)
             if res is None:
@@ -514,31 +551,31 @@ class PostgresWriter:
                     (sandbox, address, res.kind, Jsonb(body)),
                 )
                 base.bodies[address] = body
-            rows = [_run_row(r) for r in res.runs] if isinstance(res, ExportJobResource) else []
-            self._write_runs(address, 0, rows, base.runs.get(address, []))
-            base.runs[address] = rows
+            runs = tuple(res.runs) if isinstance(res, ExportJobResource) else ()
+            self._write_runs(address, 0, runs, base.runs.get(address, ()))
+            base.runs[address] = runs
         pending = [i.model_dump(mode="json") for i in state.pending]
         if pending != base.pending:
             self._write_pending(state)
         base.serial = state.serial
-        base.lineage = state.lineage
         base.pending = pending
         base.retired = list(state.retired)
         base.observed = state.observed.model_dump(mode="json")
 
-    def _write_runs(self, address: str, slot: int, rows: list[RunRow], old: list[RunRow]) -> None:
+    def _write_runs(self, address: str, slot: int, runs: Sequence[Run], old: Sequence[Run]) -> None:
+        """The rows of the runs that differ from `old` (position by position), and their batches."""
         sandbox = self._store.sandbox
         cur = self._conn.cursor()
         upserts = [
-            (position, row)
-            for position, row in enumerate(rows)
-            if position >= len(old) or old[position] != row
+            (position, run)
+            for position, run in enumerate(runs)
+            if position >= len(old) or (run is not old[position] and run != old[position])
         ]
-        if len(old) > len(rows):
+        if len(old) > len(runs):
             cur.execute(
                 "DELETE FROM runs WHERE sandbox = %s AND address = %s AND retired_seq = %s "
                 "AND position >= %s",
-                (sandbox, address, slot, len(rows)),
+                (sandbox, address, slot, len(runs)),
             )
         if not upserts:
             return
@@ -551,24 +588,24 @@ class PostgresWriter:
             "dataset_id = excluded.dataset_id, created_at = excluded.created_at, "
             "finished_at = excluded.finished_at, reason = excluded.reason, "
             "cancelled_at = excluded.cancelled_at",
-            [(sandbox, address, slot, position, *row[:-1]) for position, row in upserts],
+            [(sandbox, address, slot, position, *_run_row(run)) for position, run in upserts],
         )
         changed_batches = [
-            (position, row)
-            for position, row in upserts
-            if position >= len(old) or old[position][-1] != row[-1]
+            (position, run)
+            for position, run in upserts
+            if position >= len(old) or old[position].batches != run.batches
         ]
-        if not changed_batches:
-            return
-        cur.executemany(
-            "DELETE FROM batches WHERE sandbox = %s AND address = %s AND retired_seq = %s "
-            "AND run_position = %s",
-            [(sandbox, address, slot, position) for position, _ in changed_batches],
-        )
+        replaced = [(sandbox, address, slot, p) for p, _ in changed_batches if p < len(old)]
+        if replaced:
+            cur.executemany(
+                "DELETE FROM batches WHERE sandbox = %s AND address = %s AND retired_seq = %s "
+                "AND run_position = %s",
+                replaced,
+            )
         batch_rows = [
-            (sandbox, address, slot, position, index, row[0], segment, batch)
-            for position, row in changed_batches
-            for index, (segment, batch) in enumerate(row[-1])
+            (sandbox, address, slot, position, index, run.jobId, ref.segmentId, ref.batchId)
+            for position, run in changed_batches
+            for index, ref in enumerate(run.batches)
         ]
         if batch_rows:
             cur.executemany(
@@ -632,120 +669,59 @@ class PostgresStore:
     def _read_rows(self, conn: psycopg.Connection[Any]) -> tuple[State, _Baseline]:
         key = (self.sandbox,)
         head = conn.execute(
-            "SELECT lineage, serial, state_version, observed FROM state_heads WHERE sandbox = %s",
+            "SELECT lineage, serial, state_version, observed::text FROM state_heads "
+            "WHERE sandbox = %s",
             key,
         ).fetchone()
         if head is None:
             empty = State(sandbox=self.sandbox)
-            return empty, _Baseline(
-                serial=0,
-                lineage="",
-                observed=empty.observed.model_dump(mode="json"),
-                pending=[],
-                retired=[],
-                bodies={},
-                runs={},
-            )
+            return empty, _baseline_of(empty)
         lineage, serial, version, observed = head
         if version != STATE_VERSION:
             raise StateFileError(
                 f"the state {self.where} has state version {version}, not {STATE_VERSION}; "
                 "upgrade reconciler"
             )
-        batches: dict[tuple[str, int, int], list[dict[str, str]]] = {}
-        for address, slot, run_position, segment, batch in conn.execute(
-            "SELECT address, retired_seq, run_position, segment_id, batch_id FROM batches "
-            "WHERE sandbox = %s ORDER BY address, retired_seq, run_position, position",
-            key,
-        ):
-            batches.setdefault((address, slot, run_position), []).append(
-                {"segmentId": segment, "batchId": batch}
-            )
-        runs: dict[tuple[str, int], list[dict[str, Any]]] = {}
-        rows: dict[str, list[RunRow]] = {}
-        for row in conn.execute(
-            "SELECT address, retired_seq, position, job_id, fingerprint, status, batch_id, "
-            "dataset_id, created_at, finished_at, reason, cancelled_at FROM runs "
-            "WHERE sandbox = %s ORDER BY address, retired_seq, position",
-            key,
-        ):
-            address, slot, position = row[0], row[1], row[2]
-            refs = batches.get((address, slot, position), [])
-            runs.setdefault((address, slot), []).append(
-                {
-                    "jobId": row[3],
-                    "fingerprint": row[4],
-                    "status": row[5],
-                    "batchId": row[6],
-                    "batches": refs,
-                    "datasetId": row[7],
-                    "createdAt": row[8],
-                    "finishedAt": row[9],
-                    "reason": row[10],
-                    "cancelledAt": row[11],
-                }
-            )
-            if slot == 0:
-                rows.setdefault(address, []).append(
-                    (*row[3:], tuple((b["segmentId"], b["batchId"]) for b in refs))
-                )
-        bodies: dict[str, dict[str, Any]] = {}
-        resources: dict[str, Any] = {}
+        # The server writes each resource's runs as JSON text (C, not Python, per run), and
+        # the whole state is parsed in one go by pydantic-core, as the state file is.
+        runs = {(address, slot): text for address, slot, text in conn.execute(_RUNS_JSON, key * 2)}
+        parts = []
         for address, kind, body in conn.execute(
-            "SELECT address, kind, body FROM resources WHERE sandbox = %s ORDER BY address", key
+            "SELECT address, kind, body::text FROM resources WHERE sandbox = %s ORDER BY address",
+            key,
         ):
-            bodies[address] = body
-            resources[address] = (
-                {**body, "runs": runs.get((address, 0), [])} if kind == "ExportJob" else body
-            )
+            parts.append(f"{json.dumps(address)}:{_with_runs(kind, body, runs.get((address, 0)))}")
         retired = [
-            {
-                "address": address,
-                "retiredAt": at,
-                "reason": reason,
-                "resource": {**body, "runs": runs.get((address, seq), [])}
-                if kind == "ExportJob"
-                else body,
-            }
+            f'{{"address":{json.dumps(address)},"retiredAt":{at},"reason":{json.dumps(reason)},'
+            f'"resource":{_with_runs(kind, body, runs.get((address, seq)))}}}'
             for seq, address, at, reason, kind, body in conn.execute(
-                "SELECT seq, address, retired_at, reason, kind, body FROM retired "
-                "WHERE sandbox = %s ORDER BY seq",
+                "SELECT seq, address, to_json(retired_at)::text, reason, kind, body::text "
+                "FROM retired WHERE sandbox = %s ORDER BY seq",
                 key,
             )
         ]
         pending = [
             body
             for (body,) in conn.execute(
-                "SELECT body FROM pending_intents WHERE sandbox = %s ORDER BY position", key
+                "SELECT body::text FROM pending_intents WHERE sandbox = %s ORDER BY position",
+                key,
             )
         ]
+        text = (
+            f'{{"version":{STATE_VERSION},"lineage":{json.dumps(lineage)},"serial":{serial},'
+            f'"sandbox":{json.dumps(self.sandbox)},"resources":{{{",".join(parts)}}},'
+            f'"pending":[{",".join(pending)}],"observed":{observed},'
+            f'"retired":[{",".join(retired)}]}}'
+        )
         try:
-            state = State.model_validate(
-                {
-                    "lineage": lineage,
-                    "serial": serial,
-                    "sandbox": self.sandbox,
-                    "resources": resources,
-                    "pending": pending,
-                    "observed": observed,
-                    "retired": retired,
-                }
-            )
+            with _gc_paused():
+                state = State.model_validate_json(text, strict=True)
         except ValidationError as exc:
             raise StateFileError(
                 f"the state {self.where} does not read ({first_error(exc)}); repair the rows "
                 "or restore the database from a backup"
             ) from exc
-        base = _Baseline(
-            serial=serial,
-            lineage=lineage,
-            observed=observed,
-            pending=[Intent.model_validate(p).model_dump(mode="json") for p in pending],
-            retired=list(state.retired),
-            bodies=bodies,
-            runs=rows,
-        )
-        return state, base
+        return state, _baseline_of(state)
 
     @contextlib.contextmanager
     def lock(self, command: str | None = None) -> Iterator[PostgresWriter]:

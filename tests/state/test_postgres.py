@@ -261,3 +261,34 @@ def test_migrate_never_overwrites_another_state(
     assert result.returncode == 1 and result.stderr.count("\n") == 1
     assert f"already holds a state (lineage {other.lineage}, serial 1)" in result.stderr
     assert PostgresStore(pg_target, "prod").read() == other
+
+
+def test_a_write_touches_only_the_rows_of_the_addresses_it_names(
+    pg_target: PgTarget, pg_env: dict[str, str]
+) -> None:
+    store = PostgresStore(pg_target, "prod")
+
+    def versions() -> dict[tuple[str, int], str]:
+        # xmin: the transaction that last wrote the row
+        with psycopg.connect(pg_env["RECONCILER_STATE_URL"], options=pg_env["PGOPTIONS"]) as conn:
+            rows = conn.execute("SELECT address, position, xmin::text FROM runs").fetchall()
+        return {(a, p): x for a, p, x in rows}
+
+    with store.lock() as writer:
+        state = sample_state()
+        job = state.export_job("exportjob/daily")
+        assert job is not None
+        state.resources["exportjob/other"] = job.model_copy(deep=True)
+        state = writer.write(state)
+        before = versions()
+        job = state.export_job("exportjob/daily")
+        assert job is not None
+        newer = job.runs[0].model_copy(update={"jobId": 43, "status": "PROCESSING"})
+        state.resources["exportjob/daily"] = job.model_copy(update={"runs": [*job.runs, newer]})
+        state = writer.write(state, ["exportjob/daily"])
+    after = versions()
+    assert set(after) == {*before, ("exportjob/daily", 1)}
+    # the unchanged run of the named address and every run of the other one were not rewritten
+    assert after[("exportjob/daily", 0)] == before[("exportjob/daily", 0)]
+    assert after[("exportjob/other", 0)] == before[("exportjob/other", 0)]
+    assert store.read() == state
