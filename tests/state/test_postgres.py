@@ -5,6 +5,7 @@ through the real command line (local -> postgres -> local round trip)."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -292,3 +293,29 @@ def test_a_write_touches_only_the_rows_of_the_addresses_it_names(
     assert after[("exportjob/daily", 0)] == before[("exportjob/daily", 0)]
     assert after[("exportjob/other", 0)] == before[("exportjob/other", 0)]
     assert store.read() == state
+
+
+def _doc_queries() -> list[str]:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "state.md").read_text()
+    blocks = re.findall(r"```sql\n(.*?)```", text, flags=re.S)
+    return [q.strip() for block in blocks for q in block.split(";\n") if q.strip()]
+
+
+def test_the_example_queries_of_docs_state_md_run_and_answer(
+    pg_target: PgTarget, pg_env: dict[str, str]
+) -> None:
+    queries = _doc_queries()
+    assert len(queries) >= 8
+    store = PostgresStore(pg_target, "prod")
+    with store.lock() as writer:
+        writer.write(_history_state())
+        with psycopg.connect(pg_env["RECONCILER_STATE_URL"], options=pg_env["PGOPTIONS"]) as conn:
+            answers = [conn.execute(q.replace("'batch-1'", "'b1'")).fetchall() for q in queries]
+    assert queries[0].startswith("SELECT r.sandbox, r.address, r.job_id")
+    # batch b1 was written by job 42 of exportjob/daily and, as history, of the retired copy
+    assert sorted((a[1], a[2]) for a in answers[0]) == [
+        ("exportjob/daily", 42),
+        ("exportjob/old", 42),
+    ]
+    holders = next(a for q, a in zip(queries, answers, strict=True) if "FROM locks l" in q)
+    assert [(h[0], h[1]) for h in holders] == [("prod", os.getpid())]
