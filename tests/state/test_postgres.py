@@ -319,3 +319,16 @@ def test_the_example_queries_of_docs_state_md_run_and_answer(
     ]
     holders = next(a for q, a in zip(queries, answers, strict=True) if "FROM locks l" in q)
     assert [(h[0], h[1]) for h in holders] == [("prod", os.getpid())]
+
+
+def test_the_command_line_imports_psycopg_only_for_the_postgres_backend(tmp_path: Path) -> None:
+    probe = (
+        "import sys\nfrom reconciler.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "print('psycopg' in sys.modules)"
+    )
+    for args in (["--help"], ["state", "--help"], ["-C", str(tmp_path), "state", "list"]):
+        done = subprocess.run(
+            [sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60
+        )
+        assert done.stdout.strip().splitlines()[-1] == "False", (args, done.stderr)
