@@ -13,6 +13,7 @@ import json
 import os
 import socket
 import sys
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -183,6 +184,10 @@ def _with_runs(kind: str, body: str, runs: str | None) -> str:
     return f'{body[:-1]}, "runs": {runs or "[]"}}}'
 
 
+# The advisory lock of a sandbox's state (its one parameter: the sandbox), per schema.
+_LOCK_KEY = "hashtextextended(current_schema() || '/' || %s, 0)"
+
+
 class StateBackendError(ReconcilerError):
     """The PostgreSQL state cannot be reached or used (one line, never a password)."""
 
@@ -276,6 +281,17 @@ def schema_version(conn: psycopg.Connection[Any]) -> int:
 
 def init_schema(target: PgTarget) -> tuple[int, int]:
     """Create or migrate the tables; (version before, version after)."""
+    import psycopg
+
+    try:
+        return _init_schema(target)
+    except psycopg.Error as exc:
+        raise StateBackendError(
+            f"cannot create the state tables at {target.display}: {_scrub(str(exc), target)}"
+        ) from None
+
+
+def _init_schema(target: PgTarget) -> tuple[int, int]:
     with connect(target) as conn:
         with conn.transaction():
             # One initializer at a time (two CI jobs starting together).
@@ -631,14 +647,16 @@ class PostgresStore:
         )
 
     def _connect(self, *, autocommit: bool = False) -> psycopg.Connection[Any]:
+        import psycopg
+
         conn = connect(self.target, autocommit=autocommit)
         try:
             version = schema_version(conn)
             if not autocommit:
                 conn.commit()
-        except Exception:
+        except psycopg.Error as exc:
             conn.close()
-            raise
+            raise self._failed("read", exc) from None
         if version != SCHEMA_VERSION:
             conn.close()
             if version > SCHEMA_VERSION:
@@ -734,26 +752,33 @@ class PostgresStore:
 
         conn = self._connect(autocommit=True)
         try:
-            got = conn.execute(
-                "SELECT pg_try_advisory_lock(hashtextextended(current_schema() || '/' || %s, 0))",
-                (self.sandbox,),
-            ).fetchone()
-            if not got or not got[0]:
-                raise StateLocked(self._locked_message(conn))
             try:
-                conn.execute(
-                    "INSERT INTO locks (sandbox, pid, host, command, since, backend_pid) "
-                    "VALUES (%s, %s, %s, %s, %s, pg_backend_pid()) ON CONFLICT (sandbox) DO "
-                    "UPDATE SET pid = excluded.pid, host = excluded.host, command = "
-                    "excluded.command, since = excluded.since, backend_pid = excluded.backend_pid",
-                    (
-                        self.sandbox,
-                        os.getpid(),
-                        socket.gethostname(),
-                        command or " ".join(["reconciler", *sys.argv[1:]]),
-                        datetime.now(UTC),
-                    ),
-                )
+                got = conn.execute(
+                    f"SELECT pg_try_advisory_lock({_LOCK_KEY})", (self.sandbox,)
+                ).fetchone()
+                held = bool(got and got[0])
+                if held:
+                    conn.execute(
+                        "INSERT INTO locks (sandbox, pid, host, command, since, backend_pid) "
+                        "VALUES (%s, %s, %s, %s, %s, pg_backend_pid()) ON CONFLICT (sandbox) DO "
+                        "UPDATE SET pid = excluded.pid, host = excluded.host, command = "
+                        "excluded.command, since = excluded.since, "
+                        "backend_pid = excluded.backend_pid",
+                        (
+                            self.sandbox,
+                            os.getpid(),
+                            socket.gethostname(),
+                            command or " ".join(["reconciler", *sys.argv[1:]]),
+                            datetime.now(UTC),
+                        ),
+                    )
+                else:
+                    message = self._locked_message(conn)
+            except psycopg.Error as exc:
+                raise self._failed("lock", exc) from None
+            if not held:
+                raise StateLocked(message)
+            try:
                 yield PostgresWriter(self, conn)
             finally:
                 with contextlib.suppress(psycopg.Error):
@@ -761,11 +786,7 @@ class PostgresStore:
                         "DELETE FROM locks WHERE sandbox = %s AND backend_pid = pg_backend_pid()",
                         (self.sandbox,),
                     )
-                    conn.execute(
-                        "SELECT pg_advisory_unlock(hashtextextended(current_schema() || '/' || "
-                        "%s, 0))",
-                        (self.sandbox,),
-                    )
+                    conn.execute(f"SELECT pg_advisory_unlock({_LOCK_KEY})", (self.sandbox,))
         finally:
             conn.close()
 
@@ -773,8 +794,10 @@ class PostgresStore:
         row = conn.execute(
             "SELECT l.pid, l.host, l.command, l.since FROM locks l WHERE l.sandbox = %s AND "
             "EXISTS (SELECT 1 FROM pg_locks p WHERE p.locktype = 'advisory' AND p.granted "
-            "AND p.pid = l.backend_pid)",
-            (self.sandbox,),
+            "AND p.pid = l.backend_pid AND p.objsubid = 1 AND p.database = (SELECT oid FROM "
+            "pg_database WHERE datname = current_database()) AND "
+            f"((p.classid::bigint << 32) | p.objid::bigint) = {_LOCK_KEY})",
+            (self.sandbox, self.sandbox),
         ).fetchone()
         if row is None:
             return None
@@ -782,11 +805,21 @@ class PostgresStore:
 
     def holder(self) -> dict[str, Any] | None:
         """Who holds the lock now (pid, host, command, startedAt), or None if nobody does."""
+        import psycopg
+
         with self._connect(autocommit=True) as conn:
-            return self._holder_on(conn)
+            try:
+                return self._holder_on(conn)
+            except psycopg.Error as exc:
+                raise self._failed("read the lock of", exc) from None
 
     def _locked_message(self, conn: psycopg.Connection[Any]) -> str:
+        # A holder writes its row just after taking the lock: give it a moment to be named.
+        deadline = time.monotonic() + 1.0
         info = self._holder_on(conn)
+        while info is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+            info = self._holder_on(conn)
         if info:
             who = (
                 f"pid {info['pid']} on {info['host']} running '{info['command']}' since "

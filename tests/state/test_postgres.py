@@ -332,3 +332,12 @@ def test_the_command_line_imports_psycopg_only_for_the_postgres_backend(tmp_path
             [sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60
         )
         assert done.stdout.strip().splitlines()[-1] == "False", (args, done.stderr)
+
+
+def test_a_search_path_without_a_schema_is_one_line(pg_server: str) -> None:
+    env = {"RECONCILER_STATE_URL": pg_server, "PGOPTIONS": "-c search_path=no_such_schema"}
+    with pytest.raises(StateBackendError) as info:
+        init_schema(pg_target(env))
+    message = str(info.value)
+    assert message.startswith("cannot create the state tables at postgresql://")
+    assert "\n" not in message
