@@ -251,6 +251,7 @@ _SETTINGS = {
 }
 
 
+@pytest.mark.timeout(900)  # the whole property, not one example (pyproject's default is 300 s)
 @settings(max_examples=EXAMPLES, **_SETTINGS)  # type: ignore[arg-type]
 @given(plan=st.lists(rounds(), min_size=1, max_size=3))
 def test_apply_under_random_faults_is_exactly_once(
@@ -260,6 +261,7 @@ def test_apply_under_random_faults_is_exactly_once(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 @settings(max_examples=200, **_SETTINGS)  # type: ignore[arg-type]
 @given(plan=st.lists(rounds(), min_size=1, max_size=5))
 def test_apply_under_random_faults_is_exactly_once_long(
