@@ -102,6 +102,7 @@ CREATE TABLE runs (
     finished_at timestamptz,
     reason text NOT NULL,
     cancelled_at timestamptz,
+    doc text NOT NULL,
     recorded_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (sandbox, address, retired_seq, position)
 );
@@ -150,30 +151,18 @@ SCHEMA_STEPS: Mapping[int, str] = {1: _SCHEMA_V1}
 
 _RUN_COLUMNS = (
     "sandbox, address, retired_seq, position, job_id, fingerprint, status, batch_id, "
-    "dataset_id, created_at, finished_at, reason, cancelled_at"
+    "dataset_id, created_at, finished_at, reason, cancelled_at, doc"
 )
 _BATCH_COLUMNS = (
     "sandbox, address, retired_seq, run_position, position, job_id, segment_id, batch_id"
 )
 
 
-# Each (address, retired_seq)'s runs as one JSON array, in their order, batches included.
-# Times are ISO 8601 (written to the millisecond, as the state file keeps them).
+# Each (address, retired_seq)'s runs as one JSON array, in their order: the `doc` of each run
+# is its JSON as the state file writes it (the other columns are the same values, for queries).
 _RUNS_JSON = """
-WITH refs AS (
-    SELECT address, retired_seq, run_position,
-           json_agg(json_build_object('segmentId', segment_id, 'batchId', batch_id)
-                    ORDER BY position) AS list
-    FROM batches WHERE sandbox = %s GROUP BY address, retired_seq, run_position
-)
-SELECT r.address, r.retired_seq, json_agg(json_build_object(
-    'jobId', r.job_id, 'fingerprint', r.fingerprint, 'status', r.status,
-    'batchId', r.batch_id, 'batches', coalesce(refs.list, '[]'::json),
-    'datasetId', r.dataset_id, 'createdAt', r.created_at, 'finishedAt', r.finished_at,
-    'reason', r.reason, 'cancelledAt', r.cancelled_at) ORDER BY r.position)::text
-FROM runs r LEFT JOIN refs ON refs.address = r.address AND refs.retired_seq = r.retired_seq
-    AND refs.run_position = r.position
-WHERE r.sandbox = %s GROUP BY r.address, r.retired_seq
+SELECT address, retired_seq, '[' || string_agg(doc, ',' ORDER BY position) || ']'
+FROM runs WHERE sandbox = %s GROUP BY address, retired_seq
 """
 
 
@@ -339,6 +328,7 @@ def _run_row(run: Run) -> RunRow:
         _ms(run.finishedAt),
         run.reason,
         _ms(run.cancelledAt),
+        run.model_dump_json(),  # what a read parses: the run as the state file writes it
     )
 
 
@@ -597,13 +587,13 @@ class PostgresWriter:
             return
         cur.executemany(
             f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES "
-            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (sandbox, address, retired_seq, position) DO UPDATE SET "
             "job_id = excluded.job_id, fingerprint = excluded.fingerprint, "
             "status = excluded.status, batch_id = excluded.batch_id, "
             "dataset_id = excluded.dataset_id, created_at = excluded.created_at, "
             "finished_at = excluded.finished_at, reason = excluded.reason, "
-            "cancelled_at = excluded.cancelled_at",
+            "cancelled_at = excluded.cancelled_at, doc = excluded.doc, recorded_at = now()",
             [(sandbox, address, slot, position, *_run_row(run)) for position, run in upserts],
         )
         changed_batches = [
@@ -702,7 +692,7 @@ class PostgresStore:
             )
         # The server writes each resource's runs as JSON text (C, not Python, per run), and
         # the whole state is parsed in one go by pydantic-core, as the state file is.
-        runs = {(address, slot): text for address, slot, text in conn.execute(_RUNS_JSON, key * 2)}
+        runs = {(address, slot): text for address, slot, text in conn.execute(_RUNS_JSON, key)}
         parts = []
         for address, kind, body in conn.execute(
             "SELECT address, kind, body::text FROM resources WHERE sandbox = %s ORDER BY address",
