@@ -433,8 +433,13 @@ class PostgresWriter:
                     self._write_all(state)
                 else:
                     self._write_changed(state, changed)
-        except psycopg.Error as exc:
-            raise self._store._failed("write", exc) from None
+        except BaseException as exc:
+            # Rolled back: what the baseline says was written was not, so the next write
+            # writes everything.
+            self._base = _Baseline()
+            if isinstance(exc, psycopg.Error):
+                raise self._store._failed("write", exc) from None
+            raise
 
     def _head(self, state: State) -> None:
         from psycopg.types.json import Jsonb

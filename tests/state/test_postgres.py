@@ -341,3 +341,29 @@ def test_a_search_path_without_a_schema_is_one_line(pg_server: str) -> None:
     message = str(info.value)
     assert message.startswith("cannot create the state tables at postgresql://")
     assert "\n" not in message
+
+
+def test_a_failed_write_leaves_the_state_as_it_was_and_the_next_write_whole(
+    pg_target: PgTarget,
+) -> None:
+    store = PostgresStore(pg_target, "prod")
+    with store.lock() as writer:
+        first = writer.write(sample_state())
+        job = first.export_job("exportjob/daily")
+        assert job is not None
+        bad = job.runs[0].model_copy(update={"jobId": 43, "reason": "nul \x00 inside"})
+        broken = first.model_copy(deep=True)
+        broken.resources["exportjob/daily"] = job.model_copy(update={"runs": [*job.runs, bad]})
+        broken.resources["dataset/crm"] = broken.resources["dataset/crm"].model_copy(
+            update={"name": "renamed"}
+        )
+        with pytest.raises(StateBackendError) as info:
+            writer.write(broken, ["dataset/crm", "exportjob/daily"])  # the dataset goes first
+        assert "\n" not in str(info.value) and "cannot write the PostgreSQL state" in str(
+            info.value
+        )
+        assert store.read() == first  # one transaction: the dataset's row was rolled back too
+        good = broken.model_copy(deep=True)
+        good.resources["exportjob/daily"] = job
+        second = writer.write(good, ["exportjob/daily"])  # names too little: written whole
+    assert store.read() == second and second.dataset("dataset/crm").name == "renamed"  # type: ignore[union-attr]
