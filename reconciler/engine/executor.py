@@ -57,8 +57,8 @@ from reconciler.state import (
     Intent,
     Run,
     State,
-    StateWriter,
 )
+from reconciler.state.protocol import Writer
 
 Progress = Callable[[str], None]
 Clock = Callable[[], datetime]
@@ -180,7 +180,7 @@ class Executor:
     def __init__(
         self,
         client: PlatformClient,
-        writer: StateWriter,
+        writer: Writer,
         state: State,
         specs: SpecSet,
         *,

@@ -30,9 +30,10 @@ from reconciler.spec.loader import SpecSet, load_specs
 from reconciler.spec.models import parse_duration
 from reconciler.state import (
     State,
-    StateStore,
     write_atomic,
 )
+from reconciler.state.backends import open_store
+from reconciler.state.protocol import Store
 
 DEFAULT_WAIT_TIMEOUT_S = 30 * 60.0
 SETTLE_ENV = "RECONCILER_SETTLE_SECONDS"  # how long a lost create may take to show up
@@ -109,9 +110,9 @@ def platform_time(live: LiveSnapshot) -> datetime:
     return live.platform_now or now()
 
 
-def store_for(settings: Settings) -> StateStore:
-    """The state file of the settings' sandbox."""
-    return StateStore(settings.state_path, settings.sandbox)
+def store_for(settings: Settings) -> Store:
+    """The state of the settings' sandbox, in the backend reconciler.yaml names (file or PostgreSQL)."""
+    return open_store(settings)
 
 
 @contextmanager

@@ -1,8 +1,7 @@
 """The engine's commands on the PostgreSQL backend, end to end against the emulator over HTTP.
 
-Until the engine's one seam (`store_for` in engine/workflow.py) calls `open_store`, this test
-points that seam (and the modules that imported it) at `open_store`; the rest is the real
-command line, the real emulator and the real server.
+The real command line (the engine's `store_for` opens the backend reconciler.yaml names), the
+real emulator and the real server.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from reconciler.cli import main
 from reconciler.emulator.server import RunningEmulator, start_in_thread
 from reconciler.engine.connect import LOCAL_ENDPOINT_ENV
 from reconciler.state import StateStore
-from reconciler.state.backends import open_store
 from reconciler.state.postgres import PgTarget, PostgresStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,11 +54,6 @@ def test_apply_plan_status_and_state_commands_on_postgres(
     pg_target: PgTarget,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import reconciler.engine.records as records
-    import reconciler.engine.workflow as workflow
-
-    for module in (workflow, records):
-        monkeypatch.setattr(module, "store_for", lambda settings: open_store(settings))
     for name, value in {**pg_env, LOCAL_ENDPOINT_ENV: emulator.base_url}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("RECONCILER_SETTLE_SECONDS", "1")
@@ -98,11 +91,7 @@ def test_apply_plan_status_and_state_commands_on_postgres(
 
 _APPLY = """
 import sys
-import reconciler.engine.records as records
-import reconciler.engine.workflow as workflow
 from reconciler.cli import main
-from reconciler.state.backends import open_store
-workflow.store_for = records.store_for = open_store
 main(sys.argv[1:])
 """
 
@@ -120,13 +109,9 @@ def test_an_apply_killed_holding_the_lock_is_completed_by_the_next_one(
     import sys
     import time
 
-    import reconciler.engine.records as records
-    import reconciler.engine.workflow as workflow
     from reconciler.engine.connect import local_credentials, local_endpoints
     from reconciler.platform import PlatformClient
 
-    for module in (workflow, records):
-        monkeypatch.setattr(module, "store_for", lambda settings: open_store(settings))
     env = {**pg_env, LOCAL_ENDPOINT_ENV: emulator.base_url, "RECONCILER_SETTLE_SECONDS": "1"}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
