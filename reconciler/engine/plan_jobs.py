@@ -31,7 +31,7 @@ from reconciler.spec.canonical import (
     request_body,
     request_matches,
 )
-from reconciler.spec.models import ExportJobDoc
+from reconciler.spec.models import PROFILE_UNION_SCHEMA, ExportJobDoc
 from reconciler.state.models import ExportJobResource, Run
 
 
@@ -265,6 +265,10 @@ def plan_export_job(work: Planning, doc: ExportJobDoc) -> None:
             {"needs": [dataset_address]},
         )
         return
+    problem = destination_problem(work, doc, dataset_address, dataset_id)
+    if problem is not None:
+        work.find(address, BLOCKED, problem, {"datasetId": dataset_id})
+        return
     res = work.state.export_job(address)
     newest = res.newest_run() if res is not None else None
     if res is None or newest is None:
@@ -305,6 +309,35 @@ def plan_export_job(work: Planning, doc: ExportJobDoc) -> None:
         )
         return
     _plan_same_spec(work, doc, newest, canonical)
+
+
+def destination_problem(
+    work: Planning, doc: ExportJobDoc, dataset_address: str | None, dataset_id: str | None
+) -> str | None:
+    """Why the platform would refuse this job's destination, found in the refresh's listing.
+
+    Checked at plan time so apply never fails halfway on it: a `datasetId` the Catalog does not
+    list, and a destination dataset not based on the XDM Individual Profile union schema (the
+    only schema an export job writes into).
+    """
+    if dataset_id is None or dataset_address is not None:
+        # a Dataset document: `validate` checks its schema offline, and its own plan re-creates
+        # it when it is gone
+        return None
+    live = work.live.datasets.get(dataset_id)
+    if live is None:
+        return (
+            f"its destination dataset {dataset_id} does not exist in this sandbox (the Catalog "
+            "lists no such dataset); fix spec.destination.datasetId, or name a Dataset document "
+            "with spec.destination.dataset"
+        )
+    if live.schema_id is not None and live.schema_id != PROFILE_UNION_SCHEMA:
+        return (
+            f"its destination dataset {dataset_id} is based on {live.schema_id}; an export job "
+            f"writes only into a dataset of the {PROFILE_UNION_SCHEMA} schema: choose another "
+            "dataset"
+        )
+    return None
 
 
 def _pending_finding(work: Planning, address: str, intent_id: str) -> None:

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from reconciler.config import Settings
 from reconciler.spec.canonical import canonical_json
 from reconciler.spec.errors import LocatedError, Location, SpecErrors, format_path
-from reconciler.spec.models import KINDS, DatasetDoc, ExportJobDoc
+from reconciler.spec.models import KINDS, PROFILE_UNION_SCHEMA, DatasetDoc, ExportJobDoc
 from reconciler.spec.rules import dataset_rules, export_job_rules
 from reconciler.spec.suggest import NameIndex, did_you_mean
 from reconciler.spec.validation import located_errors
@@ -222,11 +222,27 @@ def _cross_checks(resources: list[_Placed], declared: set[str]) -> Iterator[Loca
                 )
     # `declared` also holds Datasets that failed validation: their own errors are enough.
     index = NameIndex(sorted(declared))
+    schemas = {
+        p.resource.metadata.name: p.resource.spec.schemaRef.id
+        for p in resources
+        if isinstance(p.resource, DatasetDoc)
+    }
     for placed in resources:
         resource = placed.resource
         if not isinstance(resource, ExportJobDoc):
             continue
         wanted = resource.spec.destination.dataset
+        schema = schemas.get(wanted) if wanted is not None else None
+        if schema is not None and schema != PROFILE_UNION_SCHEMA:
+            yield LocatedError(
+                placed.where[("spec", "destination", "dataset")],
+                resource.address,
+                "spec.destination.dataset",
+                f"Dataset '{wanted}' is based on {schema}; an export job writes only into a "
+                f"dataset of the {PROFILE_UNION_SCHEMA} schema: export into another Dataset, "
+                "or drop its schemaRef (the default is that schema)",
+            )
+            continue
         if wanted is None or wanted in declared:
             continue
         match = index.suggest(wanted)

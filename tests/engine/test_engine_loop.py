@@ -297,6 +297,8 @@ def test_apply_refuses_to_ask_without_a_terminal(project: Project) -> None:
 
 def test_dataset_replace_needs_confirmation(project: Project) -> None:
     applied(project)
+    # a dataset of another schema cannot be exported into: its export job goes first
+    (project.root / "specs" / "exports" / "daily-emails.yaml").unlink()
     path = project.root / "specs" / "datasets.yaml"
     text = path.read_text()
     project.write(

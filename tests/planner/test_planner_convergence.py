@@ -23,7 +23,7 @@ from reconciler.spec.canonical import (
     normalize_request,
     request_body,
 )
-from reconciler.spec.models import DatasetDoc, ExportJobDoc
+from reconciler.spec.models import PROFILE_UNION_SCHEMA, DatasetDoc, ExportJobDoc
 from reconciler.state import DatasetResource, ExportJobResource, Run, State
 
 OTHER_SCHEMA = "https://ns.adobe.com/tenant/schemas/other"
@@ -368,6 +368,10 @@ def check_converged(world: World, plan: Plan) -> None:
             assert all(i in world.datasets for i in finding.evidence["datasetIds"])
         if kind == "blocked" and finding.address.startswith("dataset/"):
             assert finding.evidence["writers"]
+        elif kind == "blocked" and "datasetId" in finding.evidence:
+            # a destination the platform would refuse: no dataset with that id in the sandbox
+            live = world.datasets.get(finding.evidence["datasetId"])
+            assert live is None or live.schema_id != PROFILE_UNION_SCHEMA
         elif kind == "blocked":  # what it waits for is named
             evidence = finding.evidence
             assert evidence.get("needs") or evidence.get("jobIds") or "intent" in evidence

@@ -8,7 +8,6 @@ import dataclasses
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from plan_fixtures import (
@@ -27,14 +26,14 @@ from plan_fixtures import (
     steady,
 )
 
-from reconciler.engine.model import Action, LiveRun, LiveSnapshot, Plan
+from reconciler.engine.model import Action, LiveDataset, LiveRun, LiveSnapshot, Plan
 from reconciler.engine.observations import record_observations
 from reconciler.engine.plan_context import Planning
 from reconciler.engine.planner import _hold_without_prerequisites, make_plan
 from reconciler.engine.records import status_entries
 from reconciler.platform.models import UnreadableRecord
 from reconciler.spec.canonical import normalize_request, request_body, request_matches
-from reconciler.spec.models import ExportJobDoc
+from reconciler.spec.models import PROFILE_UNION_SCHEMA, ExportJobDoc
 from reconciler.state import Intent, State, UnmanagedJob
 
 
@@ -83,6 +82,8 @@ def test_a_job_remembered_without_its_request_holds_back_a_create_into_its_datas
     ds, job = dataset_doc("crm"), job_doc("daily")
     other = job_doc("other", dataset_id="f" * 24)
     _, state, live = steady(ds)
+    elsewhere = LiveDataset(id="f" * 24, name="elsewhere", schema_id=PROFILE_UNION_SCHEMA)
+    live = dataclasses.replace(live, datasets={**live.datasets, elsewhere.id: elsewhere})
     old = State.model_validate(
         {
             **state.model_dump(mode="json"),
@@ -465,10 +466,6 @@ def test_a_full_refresh_forgets_unmanaged_jobs_that_are_gone() -> None:
     assert brief(plan) == [("exportjob/daily", "create")]  # nothing gone or unreadable adopted
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/model.py FindingKind (CREATE's) does not list ambiguous/unreadable/blocked yet",
-)
 def test_a_saved_plan_with_the_new_finding_kinds_reads_back() -> None:
     ds = dataset_doc("crm")
     a = job_doc("a", fields="identities.id")
@@ -493,7 +490,12 @@ def test_delete_waits_for_the_old_run_of_a_document_now_pointed_elsewhere() -> N
     res = state.export_job(old.address)
     assert res is not None
     res.runs = [run_for(old, 7, "PROCESSING")]
-    live = dataclasses.replace(live, runs={7: live_run(old, 7, "PROCESSING")})
+    elsewhere = LiveDataset(id="f" * 24, name="elsewhere", schema_id=PROFILE_UNION_SCHEMA)
+    live = dataclasses.replace(
+        live,
+        runs={7: live_run(old, 7, "PROCESSING")},
+        datasets={**live.datasets, elsewhere.id: elsewhere},
+    )
     plan = make_plan(specs(moved), state, live, now=NOW)
     assert brief(plan) == [("exportjob/daily", "replace")]  # cancels 7, starts into f...f
     assert found(plan) == [("dataset/crm", "blocked")]
