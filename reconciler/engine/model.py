@@ -26,7 +26,9 @@ ResourceKind = Literal["dataset", "exportjob"]
 ActionKind = Literal[
     "create", "update", "replace", "rerun", "cancel", "forget", "delete", "adopt", "wait"
 ]
-FindingKind = Literal["missing", "failed", "cancelled", "modified", "unmanaged"]
+FindingKind = Literal[
+    "missing", "failed", "cancelled", "modified", "unmanaged", "ambiguous", "unreadable", "blocked"
+]
 RefreshMode = Literal["incremental", "full"]
 REFRESH_MODES: tuple[str, ...] = get_args(RefreshMode)
 ACTION_KINDS: tuple[str, ...] = get_args(ActionKind)
@@ -108,6 +110,13 @@ class LiveDataset:
     tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     schema_id: str | None = None
     created_ms: int | None = None
+    # classification.managedBy: CUSTOMER, or SYSTEM for the datasets the platform keeps itself
+    managed_by: str | None = None
+
+    @property
+    def is_system(self) -> bool:
+        """A dataset the platform manages (profile snapshots, journey events): nobody's to manage."""
+        return (self.managed_by or "").upper() == "SYSTEM"
 
     def facts(self) -> dict[str, Any]:
         """The fields a plan relies on, as plain JSON."""

@@ -111,7 +111,7 @@ def find_unmanaged(work: Planning) -> None:
     }
     claimed = state.claimed_dataset_ids() | work.adopted_datasets | referenced
     for ds in live.datasets.values():
-        if ds.id in claimed:
+        if ds.id in claimed or ds.is_system:  # the platform's own datasets are nobody's drift
             continue
         work.find(
             unmanaged_address("dataset", ds.id),

@@ -53,7 +53,13 @@ def live_dataset(dataset: CatalogDataset) -> LiveDataset:
         tags={k: tuple(v) for k, v in dataset.tags.items()},
         schema_id=schema_id if isinstance(schema_id, str) else None,
         created_ms=dataset.created,
+        managed_by=_managed_by(dataset.classification),
     )
+
+
+def _managed_by(classification: Mapping[str, Any] | None) -> str | None:
+    value = (classification or {}).get("managedBy")
+    return value if isinstance(value, str) else None
 
 
 def runs_to_reread(state: State, *, full: bool) -> list[int]:
