@@ -150,11 +150,18 @@ def connect(
             yield client
         return
     # Imported here: the web framework is only needed when the emulator is embedded.
-    from reconciler.emulator.server import start_in_thread
+    from reconciler.emulator.server import EmulatorStartError, start_in_thread
 
     profile = environ.get(EMULATOR_PROFILE_ENV, "").strip() or None
+    try:
+        embedded = start_in_thread(settings.project_dir / EMULATOR_DATA_DIR, profile=profile)
+    except EmulatorStartError as exc:
+        raise BadLocalEndpoint(
+            f"the embedded local platform did not start: {exc}"
+            + (f" (check {EMULATOR_PROFILE_ENV}='{profile}')" if profile else "")
+        ) from None
     with (
-        start_in_thread(settings.project_dir / EMULATOR_DATA_DIR, profile=profile) as emulator,
+        embedded as emulator,
         _client(
             _endpoints(emulator.base_url, "the embedded emulator"),
             local_credentials(),
