@@ -218,7 +218,8 @@ def show(ctx: click.Context, planfile: Path, fmt: str) -> None:
     except OSError as exc:
         raise UsageError(f"cannot read the saved plan {planfile}: {exc.strerror}") from None
     saved = Plan.from_json(text, source=str(planfile))
-    rendered = render_plan(saved, cast(PlanFormat, fmt), color=_opts(ctx).color)
+    opts = _opts(ctx)
+    rendered = render_plan(saved, cast(PlanFormat, fmt), color=opts.color, verbose=opts.verbose > 0)
     click.echo(rendered.rstrip("\n"))
 
 

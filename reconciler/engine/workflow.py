@@ -185,7 +185,11 @@ def plan(
     if out is not None:
         write_atomic(out, result.to_json())
     chosen_fmt = cast(PlanFormat, fmt if fmt in ("markdown", "json") else "text")
-    console.out(render_plan(result, chosen_fmt, color=console.color).rstrip("\n"))
+    console.out(
+        render_plan(result, chosen_fmt, color=console.color, verbose=console.verbose > 0).rstrip(
+            "\n"
+        )
+    )
     if out is not None:
         console.err(f"saved the plan to {out}; apply exactly it with 'reconciler apply {out}'")
     return 2 if detailed_exitcode and result.has_changes else 0
@@ -259,7 +263,11 @@ def apply(
             settle_s=settle_s,
         )
         chosen = _plan_to_apply(executor, specs, saved, planfile, targets)
-        console.out(render_plan(chosen, "text", color=console.color).rstrip("\n"))
+        console.out(
+            render_plan(chosen, "text", color=console.color, verbose=console.verbose > 0).rstrip(
+                "\n"
+            )
+        )
         _check_replace_confirmed(chosen, confirm_replace_dataset)
         if saved is None and not auto_approve and any(a.action != "wait" for a in chosen.actions):
             _ask(console)
@@ -271,7 +279,33 @@ def apply(
         )
     code = _report_waited(waited, console) if wait else 0
     _report_stopped(executor)
+    _report_held_back(chosen, specs)
     return code
+
+
+# Findings that keep a document from converging until someone acts (named in the plan).
+HOLDING_FINDINGS = ("ambiguous", "unreadable", "blocked")
+
+
+def _report_held_back(chosen: Plan, specs: SpecSet) -> None:
+    """Exit 1 when the plan held documents back: apply did the rest, but they did not converge.
+
+    Only documents in the specs count: a removed document whose clean-up waits (a Delete kept
+    while another document writes into the dataset) is reported in the plan, not an error.
+    """
+    held = sorted(
+        {
+            f.address
+            for f in chosen.findings
+            if f.finding in HOLDING_FINDINGS and specs.by_address(f.address) is not None
+        }
+    )
+    if held:
+        n = len(held)
+        raise AddressesStopped(
+            f"{n} address{'es' if n != 1 else ''} held back ({', '.join(held)}); the other "
+            "actions were carried out; the plan's findings above say what settles each"
+        )
 
 
 def _report_stopped(executor: Executor) -> None:
