@@ -170,3 +170,17 @@ def connect(
         ) as client,
     ):
         yield client
+
+
+def describe_platform(settings: Settings, env: Mapping[str, str] | None = None) -> str:
+    """Which platform the commands talk to, in a few words (no credential)."""
+    environ = os.environ if env is None else env
+    if settings.platform == "adobe":
+        from reconciler.platform.auth import DEFAULT_ENDPOINT
+
+        return f"Adobe Experience Platform at {environ.get('AEP_ENDPOINT') or DEFAULT_ENDPOINT}"
+    external = environ.get(LOCAL_ENDPOINT_ENV, "").strip()
+    if external:
+        return f"the local platform at {external}"
+    profile = environ.get(EMULATOR_PROFILE_ENV, "").strip()
+    return "the embedded local platform" + (f" ({profile} profile)" if profile else "")

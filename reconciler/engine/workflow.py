@@ -9,7 +9,9 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import cast
 
 from reconciler.config import Settings, load_settings
-from reconciler.engine.connect import connect
+from reconciler.engine.connect import connect, describe_platform
 from reconciler.engine.create import DEFAULT_SETTLE_S
 from reconciler.engine.executor import Executor, WaitedRun, observe_state
 from reconciler.engine.model import LiveSnapshot, Plan, live_changes
@@ -110,6 +112,11 @@ def platform_time(live: LiveSnapshot) -> datetime:
     return live.platform_now or now()
 
 
+def say_where(settings: Settings, store: Store, console: Console) -> None:
+    """One line on stderr naming the sandbox, the platform and the state a command works on."""
+    console.err(f"sandbox {settings.sandbox} on {describe_platform(settings)}; state {store.where}")
+
+
 def store_for(settings: Settings) -> Store:
     """The state of the settings' sandbox, in the backend reconciler.yaml names (file or PostgreSQL)."""
     return open_store(settings)
@@ -174,7 +181,9 @@ def plan(
 ) -> int:
     """Refresh, plan and print; 2 with --detailed-exitcode when there is something to do."""
     specs = load_specs(settings)
-    state = _read_held(store_for(settings).read)
+    store = store_for(settings)
+    say_where(settings, store, console)
+    state = _read_held(store.read)
     with open_client(settings, console) as client:
         live = refresh(client, state, full=full_refresh)
     observed = observe_state(state, live)  # in memory only: plan never writes state
@@ -252,6 +261,7 @@ def apply(
         )
     specs = load_specs(settings)
     store = store_for(settings)
+    say_where(settings, store, console)
     settle_s = settle_seconds()
     with store.lock() as writer, open_client(settings, console) as client:
         executor = Executor(
@@ -273,11 +283,13 @@ def apply(
             _ask(console)
         # Approved: only now do recovery and observations reach the state (issue 13, case 14).
         executor.flush()
-        _say_done(console, executor.execute(chosen), chosen, wait)
+        done = executor.execute(chosen)
+        _say_done(console, done, chosen, wait)
+        started = time.monotonic()
         waited = (
             _follow(executor, chosen, console, timeout_s=timeout_s, poll_s=poll_s) if wait else []
         )
-    code = _report_waited(waited, console) if wait else 0
+    code = _report_waited(waited, console, done, time.monotonic() - started) if wait else 0
     _report_stopped(executor)
     _report_held_back(chosen, specs)
     return code
@@ -348,9 +360,16 @@ def _plan_to_apply(
     return make_plan(specs, executor.state, live, now=platform_time(live), targets=targets)
 
 
+def _actions(n: int) -> str:
+    return f"{n} action{'s' if n != 1 else ''}"
+
+
 def _say_done(console: Console, done: list[str], chosen: Plan, wait: bool) -> None:
+    if done and wait:
+        console.out(f"{_actions(len(done))} done; following the runs to their end (--wait).")
+        return
     if done:
-        console.out(f"Apply complete: {len(done)} action{'s' if len(done) != 1 else ''} done.")
+        console.out(f"Apply complete: {_actions(len(done))} done.")
         return
     waiting = sum(1 for a in chosen.actions if a.action == "wait")
     if not waiting:
@@ -451,11 +470,21 @@ def _ask(console: Console) -> None:
         raise ApprovalRequired("apply cancelled; nothing was changed")
 
 
-def _report_waited(waited: list[WaitedRun], console: Console) -> int:
+def _report_waited(
+    waited: list[WaitedRun], console: Console, done: Sequence[str] = (), elapsed_s: float = 0.0
+) -> int:
+    """Each succeeded run's batch, then one closing line (the statuses were shown as they came)."""
     bad = [w for w in waited if w.status != "SUCCEEDED"]
     for w in waited:
-        batch = f", batch {w.batch_id}" if w.batch_id else ""
-        console.out(f"{w.address}: job {w.job_id} {w.status}{batch}")
+        if w.status == "SUCCEEDED" and w.batch_id:
+            console.out(f"{w.address}: job {w.job_id} wrote batch {w.batch_id}")
+    counts = Counter(w.status.lower() for w in waited)
+    ended = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    followed = f"{len(waited)} run{'s' if len(waited) != 1 else ''} followed" + (
+        f": {ended}" if ended else ""
+    )
+    if done or waited:
+        console.out(f"Apply complete: {_actions(len(done))} done; {followed} ({elapsed_s:.0f} s).")
     if bad:
         detail = "; ".join(
             f"{w.address} job {w.job_id} {w.status}"
