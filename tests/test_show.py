@@ -28,7 +28,10 @@ def test_show_renders_a_saved_plan(tmp_path: Path) -> None:
     assert planned.returncode == 0, planned.stderr
     text = _run(tmp_path, "show", "plan.json")
     assert text.returncode == 0, text.stderr
-    assert text.stdout == planned.stdout
+    # the plan's text starts with where it was made (sandbox, platform, state); the rest is the plan
+    header, rest = planned.stdout.split("\n", 1)
+    assert header.startswith("Sandbox prod on the embedded local platform; state ")
+    assert text.stdout == rest
     as_json = json.loads(_run(tmp_path, "show", "plan.json", "--format", "json").stdout)
     assert as_json["formatVersion"] == 1 and len(as_json["actions"]) == 4
     markdown = _run(tmp_path, "show", "plan.json", "--format", "markdown")

@@ -113,8 +113,12 @@ def platform_time(live: LiveSnapshot) -> datetime:
 
 
 def say_where(settings: Settings, store: Store, console: Console) -> None:
-    """One line on stderr naming the sandbox, the platform and the state a command works on."""
-    console.err(f"sandbox {settings.sandbox} on {describe_platform(settings)}; state {store.where}")
+    """The text output's first line: the sandbox, the platform and the state it works on.
+
+    On stdout, before anything is read (a slow refresh already says where it is); never on
+    stderr, which keeps one line per error.
+    """
+    console.out(f"Sandbox {settings.sandbox} on {describe_platform(settings)}; state {store.where}")
 
 
 def store_for(settings: Settings) -> Store:
@@ -182,7 +186,8 @@ def plan(
     """Refresh, plan and print; 2 with --detailed-exitcode when there is something to do."""
     specs = load_specs(settings)
     store = store_for(settings)
-    say_where(settings, store, console)
+    if fmt not in ("markdown", "json"):
+        say_where(settings, store, console)
     state = _read_held(store.read)
     with open_client(settings, console) as client:
         live = refresh(client, state, full=full_refresh)

@@ -1,4 +1,4 @@
-"""What plan and apply say: where they work (one stderr line), and one closing line after --wait."""
+"""What plan and apply say: where they work (the text's first line), one closing line after --wait."""
 
 from __future__ import annotations
 
@@ -7,14 +7,16 @@ from engine_harness import Project
 
 def test_plan_and_apply_name_the_sandbox_platform_and_state(project: Project) -> None:
     where = (
-        f"sandbox {project.sandbox} on the local platform at {project.base_url}; "
+        f"Sandbox {project.sandbox} on the local platform at {project.base_url}; "
         f"state {project.state_path}"
     )
     plan = project.run("plan")
-    assert plan.code == 0 and plan.err.splitlines()[0] == where
+    assert plan.code == 0 and plan.out.splitlines()[0] == where
+    as_json = project.run("plan", "--format", "json")
+    assert as_json.out.lstrip().startswith("{")  # machine formats carry no header
     applied = project.run("apply", "--auto-approve", "--wait")
     assert applied.code == 0, applied.err
-    assert applied.err.splitlines()[0] == where
+    assert applied.out.splitlines()[0] == where
 
 
 def test_apply_wait_closes_with_one_summary_and_no_repeated_status(project: Project) -> None:
