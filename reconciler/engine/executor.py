@@ -284,21 +284,20 @@ class Executor:
                 f"{intent.address}: recovered job {res.record.id} from an interrupted apply"
             )
         elif res.outcome == "ambiguous":
-            self._stop(
-                intent.address,
-                ambiguity_line(
-                    intent.address,
-                    res,
-                    kind="exportjob",
-                    in_state=intent.address in self.state.resources,
-                ),
-            )
+            self._stop_ambiguous(intent, res, "exportjob")
         else:
             self._drop(intent)
             self.progress(
                 f"{intent.address}: the interrupted create reached no job "
                 f"(none after {self.settle_s:g}s); the plan sends it"
             )
+
+    def _stop_ambiguous(self, intent: Intent, res: Resolution, kind: str) -> None:
+        """Stop the intent's address, naming the candidates and what settles the ambiguity."""
+        in_state = intent.address in self.state.resources
+        self._stop(
+            intent.address, ambiguity_line(intent.address, res, kind=kind, in_state=in_state)
+        )
 
     def _apply_recovered_dataset(self, intent: Intent, res: Resolution) -> None:
         if res.outcome == "adopt":
@@ -309,15 +308,7 @@ class Executor:
                 f"{intent.address}: recovered dataset {res.dataset.id} from an interrupted apply"
             )
         elif res.outcome == "ambiguous":
-            self._stop(
-                intent.address,
-                ambiguity_line(
-                    intent.address,
-                    res,
-                    kind="dataset",
-                    in_state=intent.address in self.state.resources,
-                ),
-            )
+            self._stop_ambiguous(intent, res, "dataset")
         else:
             self._drop(intent)
 
