@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -20,6 +21,7 @@ from reconciler.globalopts import hoist_global_options, use_color
 
 if TYPE_CHECKING:
     from reconciler.config import Settings
+    from reconciler.engine.plan_reads import PlanReads
     from reconciler.engine.workflow import Console
 
 _VERBOSE = False
@@ -69,6 +71,44 @@ def _engine(ctx: click.Context) -> tuple[Settings, Console]:
         confirm=lambda question: click.confirm(question, default=False),
     )
     return workflow.settings_for(opts.project_dir, opts.sandbox), console
+
+
+def _estimate_options(fn: Callable[..., None]) -> Callable[..., None]:
+    """--replace, --no-estimate, --estimate-timeout: what plan and apply share."""
+    fn = click.option(
+        "--estimate-timeout",
+        default=None,
+        metavar="DURATION",
+        help="Wait at most this long for impact estimates (default 20s).",
+    )(fn)
+    fn = click.option(
+        "--no-estimate", is_flag=True, help="Do not estimate the profiles each run will export."
+    )(fn)
+    return click.option(
+        "--replace",
+        "replace",
+        multiple=True,
+        metavar="ADDR",
+        help="Start a new run of this export job whatever its status (repeatable).",
+    )(fn)
+
+
+def _reads(
+    no_estimate: bool, estimate_timeout: str | None, allow_large: tuple[str, ...] = ()
+) -> PlanReads:
+    from reconciler.engine.plan_reads import DEFAULT_ESTIMATE_TIMEOUT_S, PlanReads
+    from reconciler.engine.workflow import UsageError
+    from reconciler.spec.models import parse_duration
+
+    timeout_s = DEFAULT_ESTIMATE_TIMEOUT_S
+    if estimate_timeout is not None:
+        try:
+            timeout_s = float(parse_duration(estimate_timeout).total_seconds())
+        except ValueError as exc:
+            raise UsageError(f"--estimate-timeout: {exc}") from None
+    return PlanReads(
+        estimate=not no_estimate, estimate_timeout_s=timeout_s, allow_large=tuple(allow_large)
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -136,6 +176,7 @@ _FORMATS_PLAN = click.Choice(["text", "markdown", "json"])
     show_default=True,
     help="full re-reads every recorded run.",
 )
+@_estimate_options
 @click.pass_context
 def plan(
     ctx: click.Context,
@@ -145,6 +186,9 @@ def plan(
     targets: tuple[str, ...],
     refresh_only: bool,
     refresh: str,
+    replace: tuple[str, ...],
+    no_estimate: bool,
+    estimate_timeout: str | None,
 ) -> None:
     """Read live state; print the actions apply would take and the drift found."""
     from reconciler.engine import workflow
@@ -159,6 +203,8 @@ def plan(
         targets=targets,
         refresh_only=refresh_only,
         full_refresh=refresh == "full",
+        replace=replace,
+        reads=_reads(no_estimate, estimate_timeout),
     )
     if code:
         sys.exit(code)  # main() ignores click's return value, so exit here
@@ -175,6 +221,14 @@ def plan(
     is_flag=True,
     help="Allow replacing datasets whose schema changed (orphans their data).",
 )
+@click.option(
+    "--allow-large",
+    "allow_large",
+    multiple=True,
+    metavar="ADDR",
+    help="Allow this export job over its maxProfiles (repeatable).",
+)
+@_estimate_options
 @click.pass_context
 def apply(
     ctx: click.Context,
@@ -184,6 +238,10 @@ def apply(
     timeout: str | None,
     targets: tuple[str, ...],
     confirm_replace_dataset: bool,
+    allow_large: tuple[str, ...],
+    replace: tuple[str, ...],
+    no_estimate: bool,
+    estimate_timeout: str | None,
 ) -> None:
     """Carry out a fresh plan, or exactly a saved one."""
     from reconciler.engine import workflow
@@ -198,6 +256,8 @@ def apply(
         timeout=timeout,
         targets=targets,
         confirm_replace_dataset=confirm_replace_dataset,
+        replace=replace,
+        reads=_reads(no_estimate, estimate_timeout, allow_large),
     )
 
 

@@ -51,8 +51,13 @@ def make_plan(
     now: datetime,
     targets: Iterable[str] = (),
     refresh_only: bool = False,
+    replace: Iterable[str] = (),
 ) -> Plan:
-    """Compare the documents with state and the live snapshot; return the actions and drift."""
+    """Compare the documents with state and the live snapshot; return the actions and drift.
+
+    `replace` (plan/apply --replace ADDR): export jobs to run again whatever their status
+    (`rerun: requested`); an address that is no export job document is an UnknownTarget.
+    """
     targets = tuple(sorted(set(targets)))
     _check_targets(specs, state, targets)
     work = Planning(

@@ -23,6 +23,7 @@ from reconciler.engine.connect import connect, describe_platform
 from reconciler.engine.create import DEFAULT_SETTLE_S
 from reconciler.engine.executor import Executor, WaitedRun, observe_state
 from reconciler.engine.model import LiveSnapshot, Plan, live_changes
+from reconciler.engine.plan_reads import PlanReads, read_for_actions
 from reconciler.engine.planner import make_plan
 from reconciler.engine.refresh import refresh
 from reconciler.errors import ReconcilerError
@@ -182,6 +183,8 @@ def plan(
     targets: tuple[str, ...] = (),
     refresh_only: bool = False,
     full_refresh: bool = False,
+    replace: tuple[str, ...] = (),
+    reads: PlanReads | None = None,
 ) -> int:
     """Refresh, plan and print; 2 with --detailed-exitcode when there is something to do."""
     specs = load_specs(settings)
@@ -191,10 +194,17 @@ def plan(
     state = _read_held(store.read)
     with open_client(settings, console) as client:
         live = refresh(client, state, full=full_refresh)
-    observed = observe_state(state, live)  # in memory only: plan never writes state
-    result = make_plan(
-        specs, observed, live, now=platform_time(live), targets=targets, refresh_only=refresh_only
-    )
+        observed = observe_state(state, live)  # in memory only: plan never writes state
+        result = make_plan(
+            specs,
+            observed,
+            live,
+            now=platform_time(live),
+            targets=targets,
+            refresh_only=refresh_only,
+            replace=replace,
+        )
+        result = read_for_actions(client, result, specs, reads or PlanReads())
     pending_note(state, console)
     if out is not None:
         write_atomic(out, result.to_json())
@@ -256,13 +266,16 @@ def apply(
     targets: tuple[str, ...] = (),
     confirm_replace_dataset: bool = False,
     poll_s: float = 1.0,
+    replace: tuple[str, ...] = (),
+    reads: PlanReads | None = None,
 ) -> int:
     """Carry out a fresh plan (after asking) or exactly a saved one; with --wait, follow the runs."""
     timeout_s = parse_timeout(timeout)
     saved = _read_plan(planfile) if planfile is not None else None
-    if saved is not None and targets:
+    if saved is not None and (targets or replace):
+        option = "--target" if targets else "--replace"
         raise UsageError(
-            "--target cannot be combined with a saved plan; it applies exactly as planned"
+            f"{option} cannot be combined with a saved plan; it applies exactly as planned"
         )
     specs = load_specs(settings)
     store = store_for(settings)
@@ -277,7 +290,9 @@ def apply(
             progress=console.out,
             settle_s=settle_s,
         )
-        chosen = _plan_to_apply(executor, specs, saved, planfile, targets)
+        chosen = _plan_to_apply(
+            executor, specs, saved, planfile, targets, replace, reads or PlanReads()
+        )
         console.out(
             render_plan(chosen, "text", color=console.color, verbose=console.verbose > 0).rstrip(
                 "\n"
@@ -342,6 +357,8 @@ def _plan_to_apply(
     saved: Plan | None,
     planfile: Path | None,
     targets: tuple[str, ...],
+    replace: tuple[str, ...],
+    reads: PlanReads,
 ) -> Plan:
     """Complete interrupted work, refresh, then check the saved plan or make a fresh one."""
     # In memory until approved: a declined apply changes nothing (issue 13, case 14).
@@ -362,7 +379,10 @@ def _plan_to_apply(
     executor.observe(live, write=False)
     if saved is not None:
         return saved
-    return make_plan(specs, executor.state, live, now=platform_time(live), targets=targets)
+    fresh = make_plan(
+        specs, executor.state, live, now=platform_time(live), targets=targets, replace=replace
+    )
+    return read_for_actions(executor.client, fresh, specs, reads)
 
 
 def _actions(n: int) -> str:

@@ -1,0 +1,35 @@
+"""What a fresh plan reads beyond the refresh, for the documents with an action only.
+
+A steady-state plan (nothing to do) reads nothing here. Two steps, each pure over what it read:
+the reference checks of issue 14 (`references.check_references`: segment and merge-policy ids
+that do not exist block their address at plan time) and the impact estimates of issue 17
+(`impact.estimate_impact`: the profiles each create, replace and rerun will export, and the
+`maxProfiles` policy). A saved plan carries both, so applying it reads neither again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reconciler.engine.impact import estimate_impact
+from reconciler.engine.model import Plan
+from reconciler.engine.references import check_references
+from reconciler.platform.client import PlatformClient
+from reconciler.spec.loader import SpecSet
+
+DEFAULT_ESTIMATE_TIMEOUT_S = 20.0
+
+
+@dataclass(frozen=True)
+class PlanReads:
+    """The options of those reads (plan and apply: --no-estimate, --estimate-timeout, --allow-large)."""
+
+    estimate: bool = True
+    estimate_timeout_s: float = DEFAULT_ESTIMATE_TIMEOUT_S
+    allow_large: tuple[str, ...] = ()  # addresses whose maxProfiles block is lifted
+
+
+def read_for_actions(client: PlatformClient, plan: Plan, specs: SpecSet, reads: PlanReads) -> Plan:
+    """The plan with its references checked and its impact estimated (only for its actions)."""
+    plan = check_references(client, plan, specs)
+    return estimate_impact(client, plan, specs, reads)
