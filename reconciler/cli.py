@@ -323,6 +323,19 @@ def audit(
 
 
 @cli.command()
+@click.argument("ident", metavar="ID")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.pass_context
+def lineage(ctx: click.Context, ident: str, fmt: str) -> None:
+    """For a batch id or job id: the document, commit, actor and time of the run that made it."""
+    from reconciler.engine.lineage import find_lineage
+    from reconciler.render.lineage import render_lineage
+
+    settings, console = _engine(ctx)
+    console.out(render_lineage(find_lineage(settings, ident), fmt).rstrip("\n"))
+
+
+@cli.command()
 @click.option(
     "--out",
     "out",

@@ -50,6 +50,12 @@ class Run(_Model):
     reason: str
     # set when this tool asked for the cancellation, so a CANCELLED status is not drift
     cancelledAt: UtcTime | None = None
+    # provenance (issue 16; reconciler.provenance): absent on runs recorded before it
+    commit: str | None = None
+    commitDirty: bool | None = None
+    actor: str | None = None
+    ciRun: str | None = None
+    toolVersion: str | None = None
 
     def model_post_init(self, context: Any, /) -> None:
         # A run read from a state file has every field set: one shared set of their names
