@@ -94,9 +94,17 @@ def _estimate_options(fn: Callable[..., None]) -> Callable[..., None]:
 
 
 def _reads(
-    no_estimate: bool, estimate_timeout: str | None, allow_large: tuple[str, ...] = ()
+    no_estimate: bool,
+    estimate_timeout: str | None,
+    allow_large: tuple[str, ...] = (),
+    *,
+    apply: bool = False,
 ) -> PlanReads:
-    from reconciler.engine.plan_reads import DEFAULT_ESTIMATE_TIMEOUT_S, PlanReads
+    from reconciler.engine.plan_reads import (
+        DEFAULT_ESTIMATE_TIMEOUT_S,
+        NO_ESTIMATE_ENV,
+        PlanReads,
+    )
     from reconciler.engine.workflow import UsageError
     from reconciler.spec.models import parse_duration
 
@@ -106,8 +114,12 @@ def _reads(
             timeout_s = float(parse_duration(estimate_timeout).total_seconds())
         except ValueError as exc:
             raise UsageError(f"--estimate-timeout: {exc}") from None
+    off = os.environ.get(NO_ESTIMATE_ENV, "").strip() not in ("", "0")
     return PlanReads(
-        estimate=not no_estimate, estimate_timeout_s=timeout_s, allow_large=tuple(allow_large)
+        estimate=not (no_estimate or off),
+        estimate_timeout_s=timeout_s,
+        allow_large=tuple(allow_large),
+        scope="policy" if apply else "all",
     )
 
 
@@ -257,7 +269,7 @@ def apply(
         targets=targets,
         confirm_replace_dataset=confirm_replace_dataset,
         replace=replace,
-        reads=_reads(no_estimate, estimate_timeout, allow_large),
+        reads=_reads(no_estimate, estimate_timeout, allow_large, apply=True),
     )
 
 

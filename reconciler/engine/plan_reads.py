@@ -10,6 +10,7 @@ that do not exist block their address at plan time) and the impact estimates of 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from reconciler.engine.impact import estimate_impact
 from reconciler.engine.model import Plan
@@ -18,6 +19,7 @@ from reconciler.platform.client import PlatformClient
 from reconciler.spec.loader import SpecSet
 
 DEFAULT_ESTIMATE_TIMEOUT_S = 20.0
+NO_ESTIMATE_ENV = "RECONCILER_NO_ESTIMATE"  # set (non-empty, not "0"): as --no-estimate
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,9 @@ class PlanReads:
     estimate: bool = True
     estimate_timeout_s: float = DEFAULT_ESTIMATE_TIMEOUT_S
     allow_large: tuple[str, ...] = ()  # addresses whose maxProfiles block is lifted
+    # "all": every create, replace and rerun (plan); "policy": only documents with maxProfiles
+    # (a fresh plan in apply: the policy must hold, but apply should not wait on the rest)
+    scope: Literal["all", "policy"] = "all"
 
 
 def read_for_actions(client: PlatformClient, plan: Plan, specs: SpecSet, reads: PlanReads) -> Plan:
