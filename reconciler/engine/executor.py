@@ -110,9 +110,15 @@ def _digest(value: Mapping[str, Any]) -> str:
 
 
 def run_from_record(
-    record: ExportJobRecord, *, fingerprint: str, reason: str, dataset_id: str | None
+    record: ExportJobRecord,
+    *,
+    fingerprint: str,
+    reason: str,
+    dataset_id: str | None,
+    provenance: Mapping[str, str | bool] | None = None,
 ) -> Run:
-    """A state run for a live job record."""
+    """A state run for a live job record; `provenance`: who and what started or adopted it
+    (`Provenance.run_fields()`: commit, commitDirty, actor, ciRun, toolVersion)."""
     live = live_run(record)
     finished = _from_ms(live.updated_ms or live.created_ms) if live.terminal else None
     return Run(
@@ -125,6 +131,7 @@ def run_from_record(
         createdAt=_from_ms(live.created_ms),
         finishedAt=finished,
         reason=reason,
+        **dict(provenance or {}),
     )
 
 
@@ -188,8 +195,11 @@ class Executor:
         progress: Progress = lambda line: None,
         settle_s: float = DEFAULT_SETTLE_S,
         sleep: Callable[[float], None] = time.sleep,
+        provenance: Mapping[str, str | bool] | None = None,
     ) -> None:
         self.client = client
+        # recorded on every run this apply starts, adopts or recovers (read once per command)
+        self.provenance: dict[str, str | bool] = dict(provenance or {})
         self.writer = writer
         self.state = state
         self.specs = specs
@@ -649,7 +659,11 @@ class Executor:
     def _record_run(self, doc: ExportJobDoc, record: ExportJobRecord, *, reason: str) -> None:
         dataset_address, dataset_id = self._destination_id(doc)
         run = run_from_record(
-            record, fingerprint=fingerprint(doc), reason=reason, dataset_id=dataset_id
+            record,
+            fingerprint=fingerprint(doc),
+            reason=reason,
+            dataset_id=dataset_id,
+            provenance=self.provenance,
         )
         res = self.state.export_job(doc.address)
         runs = [r for r in res.runs if r.jobId != run.jobId] if res is not None else []
@@ -683,6 +697,7 @@ class Executor:
             fingerprint=intent.fingerprint,
             reason="recovered after an interrupted apply",
             dataset_id=record.destination.datasetId,
+            provenance=self.provenance,
         )
         if res is None:
             res = ExportJobResource(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from reconciler.config import Settings
@@ -23,6 +24,7 @@ from reconciler.engine.workflow import (
 )
 from reconciler.errors import ReconcilerError
 from reconciler.platform import PlatformClient
+from reconciler.provenance import current_provenance
 from reconciler.render.status import StatusEntry, render_status
 from reconciler.spec.canonical import (
     canonical_request,
@@ -134,7 +136,8 @@ def import_(settings: Settings, console: Console, address: str, live_id: str) ->
         if isinstance(doc, DatasetDoc):
             line = _import_dataset(state, client, doc, live_id)
         else:
-            line = _import_job(state, client, specs, doc, live_id)
+            provenance = current_provenance(settings.project_dir).run_fields()
+            line = _import_job(state, client, specs, doc, live_id, provenance)
         writer.write(state)
     console.out(line)
     return 0
@@ -161,7 +164,12 @@ def _import_dataset(state: State, client: PlatformClient, doc: DatasetDoc, live_
 
 
 def _import_job(
-    state: State, client: PlatformClient, specs: SpecSet, doc: ExportJobDoc, live_id: str
+    state: State,
+    client: PlatformClient,
+    specs: SpecSet,
+    doc: ExportJobDoc,
+    live_id: str,
+    provenance: Mapping[str, str | bool],
 ) -> str:
     try:
         job_id = int(live_id)
@@ -205,7 +213,11 @@ def _import_job(
         )
         note = f"differs from the document ({changed}), so the next plan replaces it"
     run = run_from_record(
-        record, fingerprint=job_fp, reason="adopt (import)", dataset_id=record.destination.datasetId
+        record,
+        fingerprint=job_fp,
+        reason="adopt (import)",
+        dataset_id=record.destination.datasetId,
+        provenance=provenance,
     )
     state.resources[doc.address] = ExportJobResource(
         fingerprint=job_fp,

@@ -28,6 +28,7 @@ from reconciler.engine.planner import make_plan
 from reconciler.engine.refresh import refresh
 from reconciler.errors import ReconcilerError
 from reconciler.platform import PlatformClient, disable_request_logging, enable_request_logging
+from reconciler.provenance import current_provenance
 from reconciler.render.plan import PlanFormat, render_plan
 from reconciler.spec.loader import SpecSet, load_specs
 from reconciler.spec.models import parse_duration
@@ -289,6 +290,7 @@ def apply(
             specs,
             progress=console.out,
             settle_s=settle_s,
+            provenance=current_provenance(settings.project_dir).run_fields(),
         )
         chosen = _plan_to_apply(
             executor, specs, saved, planfile, targets, replace, reads or PlanReads()
