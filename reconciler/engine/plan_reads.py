@@ -9,7 +9,8 @@ that do not exist block their address at plan time) and the impact estimates of 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from typing import Literal
 
 from reconciler.engine.impact import estimate_impact
@@ -22,11 +23,17 @@ DEFAULT_ESTIMATE_TIMEOUT_S = 20.0
 NO_ESTIMATE_ENV = "RECONCILER_NO_ESTIMATE"  # set (non-empty, not "0"): as --no-estimate
 
 
+def estimates_wanted() -> bool:
+    """False when RECONCILER_NO_ESTIMATE is set (non-empty, not "0"): every caller reads it alike."""
+    return os.environ.get(NO_ESTIMATE_ENV, "").strip() in ("", "0")
+
+
 @dataclass(frozen=True)
 class PlanReads:
     """The options of those reads (plan and apply: --no-estimate, --estimate-timeout, --allow-large)."""
 
-    estimate: bool = True
+    # the default follows RECONCILER_NO_ESTIMATE, so a PlanReads() of any caller honours it
+    estimate: bool = field(default_factory=estimates_wanted)
     estimate_timeout_s: float = DEFAULT_ESTIMATE_TIMEOUT_S
     allow_large: tuple[str, ...] = ()  # addresses whose maxProfiles block is lifted
     # "all": every create, replace and rerun (plan); "policy": only documents with maxProfiles
