@@ -17,6 +17,8 @@ from reconciler.spec.models import ExportJobDoc, format_timestamp, parse_timesta
 # The keys of the body of POST /data/core/ups/export/jobs; anything else in a live job record
 # (id, status, metrics, imsOrgId, ...) is the platform's, not the request's.
 REQUEST_KEYS = ("fields", "mergePolicy", "additionalFields", "filter", "destination", "schema")
+# The reconciler's own policy keys of an ExportJob spec: never sent, never in the fingerprint.
+POLICY_KEYS = ("refresh", "onFailure", "maxProfiles")
 _TIMESTAMP_PATHS: tuple[tuple[str, ...], ...] = (
     ("filter", "fromIngestTimestamp"),
     ("filter", "segmentQualificationTime", "startTime"),
@@ -100,7 +102,7 @@ def normalize_request(body: Mapping[str, Any]) -> dict[str, Any]:
 def canonical_request(doc: ExportJobDoc) -> dict[str, Any]:
     """The request a spec stands for, with the dataset left symbolic (by name or by id)."""
     spec = doc.spec.model_dump(
-        mode="json", by_alias=True, exclude_none=True, exclude={"refresh", "onFailure"}
+        mode="json", by_alias=True, exclude_none=True, exclude=set(POLICY_KEYS)
     )
     return normalize_request(spec)
 

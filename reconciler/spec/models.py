@@ -269,7 +269,7 @@ class SchemaName(_Model):
 
 
 class ExportJobSpec(_Model):
-    """The body of POST /data/core/ups/export/jobs, plus `refresh` and `onFailure` policy."""
+    """The body of POST /data/core/ups/export/jobs, plus the refresh/onFailure/maxProfiles policy."""
 
     fields: Fields | None = None
     mergePolicy: MergePolicyRef | None = None
@@ -280,6 +280,20 @@ class ExportJobSpec(_Model):
     # Reconciler policy, not sent to the API:
     refresh: Duration | None = None
     onFailure: Literal["retry", "report"] = "retry"
+    # A run whose estimated audience (the interval's lower bound) is larger blocks the plan of
+    # this document unless `apply --allow-large` names it (issue 17).
+    maxProfiles: (
+        Annotated[
+            int,
+            Field(
+                ge=1,
+                strict=True,
+                description="Most profiles one run may export (the estimate's lower bound); "
+                "over it, the plan blocks the document unless apply --allow-large names it.",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class ExportJobDoc(_Model):
