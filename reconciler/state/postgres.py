@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from reconciler.errors import ReconcilerError
+from reconciler.state.history import OTHER_RUNS, RunMatch
 from reconciler.state.journal import first_error
 from reconciler.state.migrations import StateFileError
 from reconciler.state.models import (
@@ -668,6 +669,22 @@ class PostgresStore:
         """The state without taking the lock, as one consistent snapshot of the tables."""
         with self._connect(autocommit=True) as conn:
             return self._read_on(conn)[0]
+
+    def find_runs(
+        self, *, job_id: int | None = None, batch_id: str | None = None, others: int = OTHER_RUNS
+    ) -> list[RunMatch]:
+        """The runs with that job id or batch id, newest first: one indexed query."""
+        import psycopg
+
+        from reconciler.state import pg_history
+
+        with self._connect(autocommit=True) as conn:
+            try:
+                return pg_history.find_runs(
+                    conn, self.sandbox, job_id=job_id, batch_id=batch_id, others=others
+                )
+            except psycopg.Error as exc:
+                raise self._failed("read", exc) from None
 
     def _read_on(self, conn: psycopg.Connection[Any]) -> tuple[State, _Baseline]:
         import psycopg

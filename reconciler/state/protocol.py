@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
+from reconciler.state.history import RunMatch
 from reconciler.state.models import State
 
 
@@ -47,4 +48,13 @@ class Store(Protocol):
 
     def holder(self) -> dict[str, Any] | None:
         """Who holds the lock now (pid, host, command, startedAt), or None if nobody does."""
+        ...
+
+    def find_runs(
+        self, *, job_id: int | None = None, batch_id: str | None = None, others: int = 10
+    ) -> list[RunMatch]:
+        """The runs (of managed and retired resources) with that job id or batch id, newest first.
+
+        A batch id matches a run's own and its segments'. No lock is taken.
+        """
         ...

@@ -22,6 +22,7 @@ from typing import IO, Any
 from pydantic import ValidationError
 
 from reconciler.errors import ReconcilerError
+from reconciler.state.history import OTHER_RUNS, RunMatch, find_runs_in
 from reconciler.state.journal import (
     JOURNAL_SUFFIX,
     MAX_LINES,
@@ -345,6 +346,12 @@ class StateStore:
         A reader racing a writer may see an older state, never a broken one.
         """
         return self.load().state
+
+    def find_runs(
+        self, *, job_id: int | None = None, batch_id: str | None = None, others: int = OTHER_RUNS
+    ) -> list[RunMatch]:
+        """The runs with that job id or batch id, newest first (a scan of the state)."""
+        return find_runs_in(self.read(), job_id=job_id, batch_id=batch_id, others=others)
 
     def load(self) -> _Loaded:
         """The snapshot plus the journal lines that extend it."""
