@@ -8,7 +8,7 @@ from typing import Any
 from reconciler.engine.lineage import Lineage
 from reconciler.render.status import table
 from reconciler.state.history import OtherRun, RunMatch
-from reconciler.state.models import Run, format_time
+from reconciler.state.models import PROVENANCE_FIELDS, Run, format_time
 
 NOT_RECORDED = "not recorded"
 
@@ -30,7 +30,11 @@ def _matched_by(match: RunMatch, ident: str) -> str:
 
 
 def _run_json(run: Run) -> dict[str, Any]:
-    return run.model_dump(mode="json")
+    """The run as the state holds it, its provenance keys always present (null: not recorded)."""
+    doc = run.model_dump(mode="json")
+    for key in PROVENANCE_FIELDS:
+        doc.setdefault(key, None)
+    return doc
 
 
 def _json_match(match: RunMatch, ident: str) -> dict[str, Any]:

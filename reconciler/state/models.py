@@ -35,6 +35,13 @@ class BatchRef(_Model):
     batchId: str
 
 
+def _is_none(value: object) -> bool:
+    return value is None
+
+
+_Provenance: Any = Field(default=None, exclude_if=_is_none)
+
+
 class Run(_Model):
     """One export job this tool started or adopted; kept forever (runs are history)."""
 
@@ -50,22 +57,26 @@ class Run(_Model):
     reason: str
     # set when this tool asked for the cancellation, so a CANCELLED status is not drift
     cancelledAt: UtcTime | None = None
-    # provenance (issue 16; reconciler.provenance): absent on runs recorded before it
-    commit: str | None = None
-    commitDirty: bool | None = None
-    actor: str | None = None
-    ciRun: str | None = None
-    toolVersion: str | None = None
+    # provenance (issue 16; reconciler.provenance): absent on runs recorded before it, and
+    # not written when unknown (no 5 nulls a run in a long history)
+    commit: str | None = _Provenance
+    commitDirty: bool | None = _Provenance
+    actor: str | None = _Provenance
+    ciRun: str | None = _Provenance
+    toolVersion: str | None = _Provenance
 
     def model_post_init(self, context: Any, /) -> None:
-        # A run read from a state file has every field set: one shared set of their names
-        # instead of one per run saves 700 bytes a run (70 MB at 100,000 runs). Nothing removes
-        # names from it; pydantic only adds names, which are all there already.
-        if len(self.__pydantic_fields_set__) == len(_RUN_FIELDS):
+        # A run read from a state file has every field set but perhaps its provenance: one
+        # shared set of their names instead of one per run saves 700 bytes a run (70 MB at
+        # 100,000 runs). Nothing reads which provenance fields were set (they are dumped when
+        # not None), nothing removes names, and pydantic only adds names, all there already.
+        if self.__pydantic_fields_set__ >= _CORE_FIELDS:
             object.__setattr__(self, "__pydantic_fields_set__", _RUN_FIELDS)
 
 
+PROVENANCE_FIELDS = ("commit", "commitDirty", "actor", "ciRun", "toolVersion")
 _RUN_FIELDS = set(Run.model_fields)
+_CORE_FIELDS = frozenset(_RUN_FIELDS - set(PROVENANCE_FIELDS))
 
 
 class DatasetResource(_Model):

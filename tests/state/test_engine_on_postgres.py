@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ import requests
 from reconciler.cli import main
 from reconciler.emulator.server import RunningEmulator, start_in_thread
 from reconciler.engine.connect import LOCAL_ENDPOINT_ENV
-from reconciler.state import StateStore
+from reconciler.state import ExportJobResource, StateStore
 from reconciler.state.postgres import PgTarget, PostgresStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,6 +82,19 @@ def test_apply_plan_status_and_state_commands_on_postgres(
     with store.lock("reconciler apply (other pipeline)"):
         code, out, err = _run(root, "apply", "--auto-approve")
     assert code == 1 and "locked by pid" in err and "(other pipeline)" in err, err
+
+    # lineage answers from the tables: a real run's job id and batch id
+    address, job = next(
+        (a, r) for a, r in state.resources.items() if isinstance(r, ExportJobResource) and r.runs
+    )
+    run = job.newest_run()
+    assert run is not None and run.batchId
+    for ident in (str(run.jobId), run.batchId):
+        code, out, err = _run(root, "lineage", ident, "--format", "json")
+        assert code == 0, err
+        [found] = json.loads(out)["runs"]
+        assert (found["address"], found["jobId"]) == (address, run.jobId)
+        assert found["request"] == job.request and found["toolVersion"] == run.toolVersion
 
     # and the file backend gets exactly the same state
     code, out, err = _run(root, "state", "migrate", "--to", "local")

@@ -154,6 +154,13 @@ def test_text_says_the_same_and_marks_what_was_not_recorded(project: Path) -> No
     assert "other runs of exportjob/daily (14, newest first):" in out
     assert "... and 4 more" in out
     # a run recorded before provenance existed reads fine and says so
+    code, out, err = lineage(project, "batch-101", "--format", "json")
+    assert code == 0, err
+    [old] = json.loads(out)["runs"]
+    assert [old[k] for k in ("commit", "commitDirty", "actor", "ciRun", "toolVersion")] == [
+        None
+    ] * 5
+    assert old["request"] is None and old["documentFingerprint"] == FP_NEW
     code, out, err = lineage(project, "batch-101")
     assert code == 0, err
     assert out.startswith("batch batch-101: run of exportjob/daily (job 101)\n")
