@@ -86,6 +86,8 @@ class Planning:
     adoptions: dict[str, Candidate] = field(default_factory=dict)
     # export job addresses that adopt nothing and create nothing: the candidates are ambiguous
     ambiguous: set[str] = field(default_factory=set)
+    # export job addresses of plan/apply --replace: a new run whatever the current run's status
+    replace: frozenset[str] = frozenset()
 
     def act(self, group: int, action: Action) -> None:
         self.actions.append((group, action))

@@ -308,7 +308,7 @@ def plan_export_job(work: Planning, doc: ExportJobDoc) -> None:
             ),
         )
         return
-    _plan_same_spec(work, doc, newest, canonical)
+    _plan_same_spec(work, doc, newest, canonical, cancel)
 
 
 def destination_problem(
@@ -395,6 +395,15 @@ def _plan_first_run(
         return  # held back: the finding names the jobs and the import that settles it
     match = work.adoptions.get(address)
     if match is not None:
+        if address in work.replace:
+            work.find(
+                address,
+                BLOCKED,
+                f"--replace: live job {match.job_id} ({match.status}) was made from this "
+                "document and is adopted first; after this apply, 'reconciler apply --replace "
+                f"{address}' starts the new run",
+                {"action": "rerun", "adoptId": match.job_id},
+            )
         work.act(
             GROUP_JOB,
             Action(
@@ -417,22 +426,24 @@ def _plan_first_run(
 
 
 def _plan_same_spec(
-    work: Planning, doc: ExportJobDoc, run: Run, canonical: Mapping[str, Any]
+    work: Planning, doc: ExportJobDoc, run: Run, canonical: Mapping[str, Any], cancel: int | None
 ) -> None:
     address = doc.address
     live_run = work.live.runs.get(run.jobId)
     status = live_run.status if live_run is not None else run.status
+    planned: list[Action] = []
 
     def rerun(reason: str) -> None:
-        work.act(GROUP_JOB, Action(address, "exportjob", "rerun", reason, request=canonical))
+        planned.append(Action(address, "exportjob", "rerun", reason, request=canonical))
 
     if run.jobId in work.live.missing_runs:
         work.find(
             address, "missing", f"job {run.jobId} is gone from the platform", {"jobId": run.jobId}
         )
         rerun(f"rerun: job {run.jobId} is missing")
+        status = "missing"
     elif not is_terminal(status):
-        work.act(GROUP_JOB, Action(address, "exportjob", "wait", f"job {run.jobId} is {status}"))
+        planned.append(Action(address, "exportjob", "wait", f"job {run.jobId} is {status}"))
     elif status == "FAILED":
         errors = [dict(e) for e in live_run.errors] if live_run is not None else []
         work.find(
@@ -465,6 +476,35 @@ def _plan_same_spec(
             rerun(
                 f"refresh due: last success {human(age)} ago, refresh every {human(doc.spec.refresh)}"
             )
+    if address in work.replace:
+        planned = [_requested(address, run.jobId, status, canonical, cancel)]
+    for action in planned:
+        work.act(GROUP_JOB, action)
+
+
+def _requested(
+    address: str, job_id: int, status: str, canonical: Mapping[str, Any], cancel: int | None
+) -> Action:
+    """plan/apply --replace: a new run of the current spec, whatever the current run did.
+
+    A run still in flight is cancelled first (as a spec change does): the user asked for a new
+    run now, and two runs of one document writing at once would leave two batches to choose from.
+    A run whose cancel this tool already asked is not asked again.
+    """
+    if cancel is not None:
+        now = f"job {job_id} is {status}: it is cancelled first"
+    elif not is_terminal(status) and status != "missing":
+        now = f"job {job_id} is {status}, its cancel already asked"
+    else:
+        now = f"last run job {job_id} {status}"
+    return Action(
+        address,
+        "exportjob",
+        "rerun",
+        f"rerun: requested (--replace; {now})",
+        request=canonical,
+        cancel_job_id=cancel,
+    )
 
 
 def finished_at(run: Run, live_run: LiveRun | None) -> datetime:

@@ -31,6 +31,7 @@ from reconciler.state.models import ExportJobResource, State
 __all__ = [
     "ADDRESS_TAG",
     "DesiredSpecs",
+    "UnknownReplace",
     "UnknownTarget",
     "dataset_request",
     "make_plan",
@@ -41,6 +42,10 @@ __all__ = [
 
 class UnknownTarget(ReconcilerError):
     """A --target address that names no document and no state entry."""
+
+
+class UnknownReplace(UnknownTarget):
+    """A --replace address that is no export job document, or lies outside --target."""
 
 
 def make_plan(
@@ -60,6 +65,8 @@ def make_plan(
     """
     targets = tuple(sorted(set(targets)))
     _check_targets(specs, state, targets)
+    replace = tuple(sorted(set(replace)))
+    _check_replace(specs, state, replace, targets, refresh_only)
     work = Planning(
         specs,
         state,
@@ -67,6 +74,7 @@ def make_plan(
         now,
         claimed_jobs=state.claimed_job_ids(),
         unreadable=_unreadable(live),
+        replace=frozenset(replace),
     )
     for name in sorted(specs.datasets):
         plan_dataset(work, specs.datasets[name])
@@ -105,6 +113,57 @@ def _check_targets(specs: DesiredSpecs, state: State, targets: tuple[str, ...]) 
     if unknown:
         raise UnknownTarget(
             f"--target {unknown[0]} names no document and no state entry; {_suggest(unknown[0], known)}"
+        )
+
+
+def _check_replace(
+    specs: DesiredSpecs,
+    state: State,
+    replace: tuple[str, ...],
+    targets: tuple[str, ...],
+    refresh_only: bool,
+) -> None:
+    """Each --replace address is an export job document (inside --target when one is given)."""
+    if not replace:
+        return
+    if refresh_only:
+        raise UnknownReplace(
+            "--replace cannot be combined with --refresh-only: a refresh-only plan takes no "
+            "action; drop one of them"
+        )
+    jobs = {doc.address for doc in specs.export_jobs.values()}
+    for address in replace:
+        if address in jobs:
+            continue
+        if address in {doc.address for doc in specs.datasets.values()}:
+            name = address.partition("/")[2]
+            writers = sorted(
+                doc.address
+                for doc in specs.export_jobs.values()
+                if doc.spec.destination.dataset == name
+            )
+            hint = (
+                f"the export jobs writing into it: {', '.join(writers)}"
+                if writers
+                else "no export job document writes into it"
+            )
+            raise UnknownReplace(
+                f"--replace {address} is a dataset; --replace starts a new run of an export job "
+                f"({hint})"
+            )
+        if address in state.resources:
+            raise UnknownReplace(
+                f"--replace {address} is in state only: its document was removed, so there is no "
+                "spec to run again (the plan cancels or forgets it)"
+            )
+        guess = address if "/" in address else f"exportjob/{address}"
+        hint = f"did you mean {guess}?" if guess in jobs else _suggest(guess, jobs)
+        raise UnknownReplace(f"--replace {address} names no export job document; {hint}")
+    outside = [a for a in replace if targets and a not in targets]
+    if outside:
+        raise UnknownReplace(
+            f"--replace {outside[0]} is outside --target ({', '.join(targets)}); add "
+            f"--target {outside[0]} or drop that --replace"
         )
 
 
