@@ -14,7 +14,7 @@ import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from reconciler import __version__
 
@@ -79,9 +79,10 @@ def _ci_run(env: Mapping[str, str]) -> str | None:
     if url is None:
         return None
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or "@" in parts.netloc:
+    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
         return None  # not a URL, or one carrying credentials: never stored
-    return url
+    # a query or fragment may carry a token (Jenkins' ?token=...): the run's page needs neither
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
 def _git_commit(project_dir: Path) -> tuple[str | None, bool | None]:
