@@ -492,7 +492,7 @@ def _requested(
     A run whose cancel this tool already asked is not asked again.
     """
     if cancel is not None:
-        now = f"job {job_id} is {status}: it is cancelled first"
+        now = f"job {job_id} is {status}"  # the plan says `cancels job N` beside it
     elif not is_terminal(status) and status != "missing":
         now = f"job {job_id} is {status}, its cancel already asked"
     else:

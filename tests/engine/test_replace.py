@@ -109,11 +109,15 @@ def test_replace_of_a_run_in_flight_cancels_it_and_starts_one(project: Project) 
         *("--wait", "--timeout", "60s"),
     )
     assert applied.code == 0, applied.out + applied.err
-    assert f"{AUDIENCE}: cancelled job {old}" in applied.out or f"job {old}" in applied.out
+    assert f"cancels job {old} (still in flight)" in applied.out
+    (done,) = [
+        x for x in applied.out.splitlines() if x.startswith(f"{AUDIENCE}: ") and "started" in x
+    ]
+    assert "cancel" in done and f"job {old}" in done
     assert len(job_ids(project) - before) == 1
     res = project.state().export_job(AUDIENCE)
     assert res is not None and len(res.runs) == 2
-    assert res.runs[0].cancelledAt is not None
+    assert res.runs[0].cancelledAt is not None and res.runs[0].status == "CANCELLED"
     assert res.newest_run().status == "SUCCEEDED"  # type: ignore[union-attr]
 
 

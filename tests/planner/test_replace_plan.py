@@ -89,10 +89,7 @@ def test_a_run_in_flight_is_cancelled_first() -> None:
     plan = make_plan(docs, state, live, now=NOW, replace=[DAILY.address])
     action = one(plan, DAILY.address)
     assert (action.action, action.cancel_job_id) == ("rerun", 100)
-    assert (
-        action.reason
-        == "rerun: requested (--replace; job 100 is PROCESSING: it is cancelled first)"
-    )
+    assert action.reason == "rerun: requested (--replace; job 100 is PROCESSING)"
 
 
 def test_a_run_whose_cancel_was_asked_is_not_cancelled_again() -> None:
