@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, cast, get_args
 
+from reconciler.engine.field_diff import FieldChange as FieldChange  # re-exported: their old
+from reconciler.engine.field_diff import field_changes as field_changes  # home, still imported
+from reconciler.engine.field_diff import plain_json
+from reconciler.engine.impact_model import Impact
 from reconciler.errors import ReconcilerError
 
 TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "CANCELED"})
@@ -59,15 +63,6 @@ def _sha256(value: Any) -> str:
     return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
 
 
-def _plain(value: Any) -> Any:
-    """Mappings and tuples -> dicts and lists, so a value can go through json."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
 @dataclass(frozen=True)
 class LiveRun:
     """One export job as the platform reports it now."""
@@ -95,8 +90,8 @@ class LiveRun:
             "datasetId": self.dataset_id,
             "batchId": self.batch_id,
             "batches": [list(b) for b in self.batches],
-            "request": _plain(self.request),
-            "errors": _plain(self.errors),
+            "request": plain_json(self.request),
+            "errors": plain_json(self.errors),
         }
 
 
@@ -205,47 +200,6 @@ def live_changes(before: Mapping[str, str], after: Mapping[str, str]) -> list[st
 
 
 @dataclass(frozen=True)
-class FieldChange:
-    """One changed field: a dotted path (`filter.segments[0].segmentId`) and both values."""
-
-    path: str
-    old: Any
-    new: Any
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "old": _plain(self.old), "new": _plain(self.new)}
-
-
-def _path_text(parts: list[Any]) -> str:
-    text = ""
-    for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def field_changes(old: Any, new: Any) -> tuple[FieldChange, ...]:
-    """The field-level differences between two JSON values (deepdiff), sorted by path.
-
-    A field only on one side shows `None` on the other; lists compare position by position.
-    """
-    from deepdiff import DeepDiff  # lazily: deepdiff is slow to import and only plans need it
-
-    tree = DeepDiff(_plain(old), _plain(new), view="tree")
-    changes: dict[str, FieldChange] = {}
-    for levels in tree.values():
-        for level in levels:
-            path = _path_text(level.path(output_format="list"))
-            t1 = None if _is_absent(level.t1) else level.t1
-            t2 = None if _is_absent(level.t2) else level.t2
-            changes[path] = FieldChange(path or "(whole value)", t1, t2)
-    return tuple(changes[p] for p in sorted(changes))
-
-
-def _is_absent(value: Any) -> bool:
-    return type(value).__name__ == "NotPresent"
-
-
-@dataclass(frozen=True)
 class Action:
     """One step apply would take, with why and (for changes) the field-level diff."""
 
@@ -259,6 +213,9 @@ class Action:
     cancel_job_id: int | None = None
     adopt_id: str | None = None  # dataset id or export job id (as a string) to take into state
     depends_on: tuple[str, ...] = ()
+    # export job create/replace/rerun: the profiles it will export (estimate_impact); None when
+    # not estimated (other actions; apply's fresh plan for documents without maxProfiles)
+    impact: Impact | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -267,10 +224,11 @@ class Action:
             "action": self.action,
             "reason": self.reason,
             "diff": [c.to_dict() for c in self.diff],
-            "request": _plain(self.request) if self.request is not None else None,
+            "request": plain_json(self.request) if self.request is not None else None,
             "cancelJobId": self.cancel_job_id,
             "adoptId": self.adopt_id,
             "dependsOn": list(self.depends_on),
+            "impact": self.impact.to_dict() if self.impact is not None else None,
         }
 
     @classmethod
@@ -287,6 +245,8 @@ class Action:
             cancel_job_id=data.get("cancelJobId"),
             adopt_id=data.get("adoptId"),
             depends_on=tuple(data.get("dependsOn", ())),
+            # absent in plan files saved before issue 17
+            impact=Impact.from_dict(data["impact"]) if data.get("impact") is not None else None,
         )
 
 
@@ -304,7 +264,7 @@ class DriftFinding:
             "address": self.address,
             "finding": self.finding,
             "reason": self.reason,
-            "evidence": _plain(self.evidence),
+            "evidence": plain_json(self.evidence),
         }
 
     @classmethod

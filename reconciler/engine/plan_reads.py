@@ -18,6 +18,7 @@ from reconciler.engine.model import Plan
 from reconciler.engine.references import check_references
 from reconciler.platform.client import PlatformClient
 from reconciler.spec.loader import SpecSet
+from reconciler.state.models import State
 
 DEFAULT_ESTIMATE_TIMEOUT_S = 20.0
 NO_ESTIMATE_ENV = "RECONCILER_NO_ESTIMATE"  # set (non-empty, not "0"): as --no-estimate
@@ -41,7 +42,14 @@ class PlanReads:
     scope: Literal["all", "policy"] = "all"
 
 
-def read_for_actions(client: PlatformClient, plan: Plan, specs: SpecSet, reads: PlanReads) -> Plan:
-    """The plan with its references checked and its impact estimated (only for its actions)."""
+def read_for_actions(
+    client: PlatformClient,
+    plan: Plan,
+    specs: SpecSet,
+    reads: PlanReads,
+    state: State | None = None,
+) -> Plan:
+    """The plan with its references checked and its impact estimated (only for its actions);
+    `state` (the one the plan was made from) names each document's last successful run."""
     plan = check_references(client, plan, specs)
-    return estimate_impact(client, plan, specs, reads)
+    return estimate_impact(client, plan, specs, reads, state)

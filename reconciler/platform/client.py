@@ -242,10 +242,10 @@ class PlatformClient:
                     )
                     raise
 
-    def get_batch(self, batch_id: str) -> CatalogBatch | None:
+    def get_batch(self, batch_id: str, *, deadline: float | None = None) -> CatalogBatch | None:
         """The Catalog batch, or None when it does not exist."""
         path = f"{CATALOG}/batches/{_seg(batch_id)}"
-        response = self._get_or_none(path)
+        response = self._get_or_none(path, deadline=deadline)
         if response is None:
             return None
         return self._one_catalog_object(response, path, batch_id, CatalogBatch)
@@ -372,12 +372,12 @@ class PlatformClient:
 
     # Segments, merge policies, data access
 
-    def list_segment_definitions(self) -> list[SegmentDefinition]:
+    def list_segment_definitions(self, *, deadline: float | None = None) -> list[SegmentDefinition]:
         """Every segment definition of the sandbox (paged by `start`/`limit`)."""
         path = f"{UPS}/segment/definitions"
         found: dict[str, SegmentDefinition] = {}
         pages = self._start_limit_pages(
-            path, "segments", "page", "totalCount", "id", total_ends=False
+            path, "segments", "page", "totalCount", "id", total_ends=False, deadline=deadline
         )
         for response, raw in pages:
             segment = _parse(SegmentDefinition, raw, response, "GET", path)
@@ -473,11 +473,11 @@ class PlatformClient:
         except NotFoundError:
             return
 
-    def profile_store_total(self) -> int | None:
+    def profile_store_total(self, *, deadline: float | None = None) -> int | None:
         """Profiles in the store (`totalRows` of the last sample, PROF previewsamplestatus);
         None when the platform has no sample yet (404) or shows no count."""
         path = f"{UPS}/previewsamplestatus"
-        response = self._get_or_none(path)
+        response = self._get_or_none(path, deadline=deadline)
         if response is None:
             return None
         return sample_total(_json(response, "GET", path))
@@ -503,7 +503,7 @@ class PlatformClient:
         deadline = time.monotonic() + max(0.0, timeout_s)
         keys: dict[str, EstimateKey | None] = {}
         for segment in segment_definitions:
-            expression = _pql_of(segment)
+            expression = pql_of(segment)
             keys[segment.id] = (
                 None
                 if expression is None
@@ -620,6 +620,7 @@ class PlatformClient:
         *,
         total_ends: bool,
         max_pages: int = MAX_PAGES,
+        deadline: float | None = None,
     ) -> Iterator[tuple[requests.Response, Any]]:
         """Each item of a `start`/`limit` paged list, with the answer it came in.
 
@@ -631,7 +632,7 @@ class PlatformClient:
         seen: set[str] = set()
         for page in range(1, max_pages + 2):
             response = self._transport.platform(
-                "GET", path, params={"start": start, "limit": limit}
+                "GET", path, params={"start": start, "limit": limit}, deadline=deadline
             )
             body = _json(response, "GET", path)
             items = body.get(list_key) if isinstance(body, dict) else None
@@ -653,9 +654,9 @@ class PlatformClient:
             if total_ends and not isinstance(total, int):
                 return
 
-    def _get_or_none(self, path: str) -> requests.Response | None:
+    def _get_or_none(self, path: str, deadline: float | None = None) -> requests.Response | None:
         try:
-            return self._transport.platform("GET", path)
+            return self._transport.platform("GET", path, deadline=deadline)
         except NotFoundError:
             return None
 
@@ -676,7 +677,7 @@ class PlatformClient:
         return _parse(model, {**obj, "id": object_id}, response, "GET", path)
 
 
-def _pql_of(segment: SegmentDefinition) -> str | None:
+def pql_of(segment: SegmentDefinition) -> str | None:
     """The PQL text of a segment definition (`expression.value` of format pql/text)."""
     expression = segment.expression or {}
     value = expression.get("value")

@@ -206,6 +206,14 @@ class CatalogBatch(ApiModel):
                 return int(value)
         return None
 
+    @property
+    def byte_count(self) -> int | None:
+        """Bytes written: `outputByteSize` (the Catalog's batch metrics), else None."""
+        value = self.metrics.get("outputByteSize")
+        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+            return int(value)
+        return None
+
 
 class SegmentDefinition(ApiModel):
     """A segment definition (audience)."""
