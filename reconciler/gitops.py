@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,6 +161,33 @@ def discover_projects(root: Path) -> list[dict[str, str]]:
     return found
 
 
+STATE_URL_SECRET = "RECONCILER_STATE_URL"
+
+
+def state_backend(project_dir: Path, env: Mapping[str, str]) -> tuple[str, str]:
+    """(backend, reason) for one project's CI job: `postgres` when the workflow was given the
+    RECONCILER_STATE_URL secret, `local` (the state branch) otherwise, `none` when the project
+    says postgres and the secret is missing (a fork's pull request gets no secrets)."""
+    import yaml
+
+    if env.get(STATE_URL_SECRET, "").strip():
+        return "postgres", ""
+    configured = "local"
+    try:
+        data = yaml.safe_load((project_dir / "reconciler.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        data = None  # the tool itself reports an unreadable reconciler.yaml
+    state = data.get("state") if isinstance(data, dict) else None
+    if isinstance(state, dict) and state.get("backend") == "postgres":
+        configured = "postgres"
+    if configured == "postgres":
+        return "none", (
+            f"state.backend is postgres but the repository secret {STATE_URL_SECRET} is not "
+            "set for this workflow (a pull request from a fork gets no repository secrets)"
+        )
+    return "local", ""
+
+
 def _exit_code(value: str | None) -> int | None:
     if value is None or value == "":
         return None
@@ -176,6 +204,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     matrix = sub.add_parser("matrix", help="print the projects of the repository as JSON")
     matrix.add_argument("--root", type=Path, default=Path("."))
+
+    backend = sub.add_parser(
+        "state-backend", help="which state backend a project's job uses (for GITHUB_OUTPUT)"
+    )
+    backend.add_argument("--project-dir", type=Path, default=Path("."))
 
     comment = sub.add_parser("plan-comment", help="assemble the sticky PR comment")
     comment.add_argument("--project", required=True)
@@ -199,6 +232,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "matrix":
         print(json.dumps(discover_projects(args.root)))
+        return 0
+    if args.command == "state-backend":
+        chosen, reason = state_backend(args.project_dir, os.environ)
+        print(f"backend={chosen}")  # never the URL: only whether it was given
+        print(f"reason={reason}")
         return 0
     if args.command == "plan-comment":
         body = plan_comment(

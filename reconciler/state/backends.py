@@ -15,6 +15,29 @@ if TYPE_CHECKING:
     from reconciler.config import Settings
 
 Backend = Literal["local", "postgres"]
+BACKENDS: tuple[Backend, ...] = ("local", "postgres")
+
+# Overrides reconciler.yaml's `state.backend` (a CI workflow picks postgres when its secret
+# RECONCILER_STATE_URL is set, the state branch otherwise; docs/gitops.md).
+BACKEND_VARIABLE = "RECONCILER_STATE_BACKEND"
+
+
+class BackendChoiceError(ReconcilerError):
+    """RECONCILER_STATE_BACKEND names no backend."""
+
+
+def configured_backend(settings: Settings, env: Mapping[str, str] | None = None) -> Backend:
+    """The backend the environment (RECONCILER_STATE_BACKEND) or reconciler.yaml chooses."""
+    value = (os.environ if env is None else env).get(BACKEND_VARIABLE, "").strip()
+    if not value:
+        return settings.state_backend
+    for backend in BACKENDS:
+        if value == backend:
+            return backend
+    raise BackendChoiceError(
+        f"{BACKEND_VARIABLE} is '{value}', not a state backend: set it to local or postgres, "
+        "or unset it to use state.backend of reconciler.yaml"
+    )
 
 
 class MigrateRefused(ReconcilerError):
@@ -24,11 +47,12 @@ class MigrateRefused(ReconcilerError):
 def open_store(
     settings: Settings, env: Mapping[str, str] | None = None, *, backend: Backend | None = None
 ) -> Store:
-    """The state of the settings' sandbox in its backend (`backend` overrides the settings').
+    """The state of the settings' sandbox in its backend (`backend` overrides the settings',
+    RECONCILER_STATE_BACKEND in `env` overrides reconciler.yaml's).
 
     postgres: the connection comes from `env` (default: the process environment) only.
     """
-    chosen = backend or settings.state_backend
+    chosen = backend or configured_backend(settings, env)
     if chosen == "local":
         return StateStore(settings.state_path, settings.sandbox)
     from reconciler.state.postgres import PostgresStore, pg_target
@@ -38,7 +62,7 @@ def open_store(
 
 def init_backend(settings: Settings, env: Mapping[str, str] | None = None) -> str:
     """Create or migrate the backend's tables; a line saying what was done."""
-    if settings.state_backend == "local":
+    if configured_backend(settings, env) == "local":
         return (
             f"state.backend is local: the state file {settings.state_path} is created by the "
             "first apply; nothing to initialize"
