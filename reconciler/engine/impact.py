@@ -331,7 +331,7 @@ def _blocked(action: Action, impact: Impact) -> DriftFinding:
         "profiles": impact.profiles,
         "low": impact.low,
         "high": impact.high,
-        "impact": impact.to_dict(),
+        "segments": list(impact.segments),
         "command": f"reconciler apply --allow-large {action.address}",
     }
     if action.cancel_job_id is not None:

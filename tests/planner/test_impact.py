@@ -227,7 +227,7 @@ def test_over_max_profiles_blocks_unless_allowed(client: PlatformClient) -> None
     assert f"apply --allow-large {over.address}" in finding.reason
     assert "job 7 is not cancelled" in finding.reason
     assert finding.evidence["low"] == size and finding.evidence["maxProfiles"] == size - 1
-    assert finding.evidence["impact"]["overLimit"] is True
+    assert finding.evidence["segments"] == [NEWSLETTER]
     # Allowed: the action stays and says so.
     allowed = estimate_impact(
         client, plan_of(replace), specs(over), PlanReads(True, allow_large=(over.address,))

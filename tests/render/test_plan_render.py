@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reconciler.engine.impact_model import Impact, LastRun
 from reconciler.engine.model import Action, DriftFinding, FieldChange, Plan
 from reconciler.render.plan import render_plan
 from reconciler.render.plan_markdown import MARKDOWN_LIMIT, render_markdown
@@ -58,6 +59,17 @@ def sample_plan() -> Plan:
                 "create",
                 "new document",
                 depends_on=("dataset/crm",),
+                impact=Impact(
+                    "ready",
+                    "segments",
+                    profiles=12_345,
+                    low=12_100,
+                    high=12_590,
+                    level=0.95,
+                    segments=("seg-a", "seg-b"),
+                    last_run=LastRun(12, records=11_980, bytes=3_100_000, batches=2),
+                    max_profiles=20_000,
+                ),
             ),
             Action(
                 "exportjob/emails",
@@ -70,12 +82,29 @@ def sample_plan() -> Plan:
                     FieldChange("filter.emptyProfiles", None, True),
                 ),
                 cancel_job_id=12,
+                impact=Impact(
+                    "pending",
+                    "segments",
+                    segments=("seg-b",),
+                    reason="not settled within 20 s",
+                    max_profiles=1_000,
+                ),
             ),
             Action(
                 "exportjob/hourly",
                 "exportjob",
                 "rerun",
                 "refresh due: last success 25h ago, refresh every 24h",
+                impact=Impact(
+                    "ready",
+                    "store",
+                    profiles=2_500_000,
+                    low=2_500_000,
+                    high=2_500_000,
+                    last_run=LastRun(30, records=2_480_112, bytes=870_000_000, batches=1),
+                    max_profiles=1_000_000,
+                    allowed=True,
+                ),
             ),
             Action("exportjob/slow", "exportjob", "wait", "job 31 is PROCESSING"),
             Action(
@@ -97,6 +126,22 @@ def sample_plan() -> Plan:
                 "failed",
                 "job 30 FAILED",
                 {"jobId": 30, "errors": [{"code": "0090", "msg": "merge policy ``` not found"}]},
+            ),
+            DriftFinding(
+                "exportjob/huge",
+                "blocked",
+                "the create is held back: its estimate is ~2,500,000 profiles "
+                "(2,400,000-2,600,000), over maxProfiles 1,000,000; "
+                "apply --allow-large exportjob/huge to allow it",
+                {
+                    "action": "create",
+                    "maxProfiles": 1_000_000,
+                    "profiles": 2_500_000,
+                    "low": 2_400_000,
+                    "high": 2_600_000,
+                    "segments": [],
+                    "command": "reconciler apply --allow-large exportjob/huge",
+                },
             ),
             DriftFinding(
                 "exportjob@99",
@@ -163,7 +208,7 @@ def test_text_ends_with_the_summary() -> None:
     text = render_plan(sample_plan(), "text")
     assert text.rstrip().splitlines()[-1] == (
         "Plan: 1 to create, 1 to update, 2 to replace, 1 to rerun, 1 to adopt, 1 to cancel, 1 to delete, "
-        "1 to forget, 1 to wait for; 3 drift findings"
+        "1 to forget, 1 to wait for; 4 drift findings"
     ).replace("1 to create", "2 to create")
 
 
