@@ -31,6 +31,8 @@ DAILY = "exportjob/daily-emails"
 SEGMENT = "52c26d0d-45f2-47a2-ab30-ed06abc981ff"
 NO_SEGMENT = "00000000-dead-4bad-beef-000000000000"
 POLICY = "e5bc94de-cd14-4cdf-a2bc-88b6e8cbfac2"
+DEFAULT_POLICY = "0bf16e61-90e9-4204-b8fa-ad250360957b"  # the emulator's default policy
+OTHER_POLICY = "7972e3d6-96ea-4ece-9627-cbfd62709c5d"
 SEGMENTS_GET = "GET /data/core/ups/segment/definitions"
 POLICY_GET = "GET /data/core/ups/config/mergePolicies/{}"
 
@@ -179,6 +181,53 @@ def test_a_job_without_segments_or_policy_reads_nothing(project: Project) -> Non
     plan = plan_json(project, "--target", DAILY)
     assert [a["action"] for a in plan["actions"]] == ["create"]
     assert reference_reads(project) == {}
+
+
+def adoption_plan(project: Project, live_policy: str | None) -> dict[str, Any]:
+    """daily-emails without mergePolicy; a job made outside the tool from it, with `live_policy`."""
+    edit(project, DAILY_FILE, f"  mergePolicy: {{id: {POLICY}, version: 1}}\n", "")
+    applied = project.run(
+        "apply", "--auto-approve", "--no-estimate", "--target", "dataset/crm-profiles"
+    )
+    assert applied.code == 0, applied.err
+    dataset = project.state().dataset("dataset/crm-profiles")
+    assert dataset is not None
+    body: dict[str, Any] = {
+        "fields": "identities.id,personalEmail.address",
+        "additionalFields": {
+            "eventList": {
+                "fields": "environment.browserDetails.name,environment.browserDetails.version",
+                "filter": {"fromIngestTimestamp": "2018-10-25T13:22:04-07:00"},
+            }
+        },
+        "destination": {"datasetId": dataset.datasetId, "segmentPerBatch": False},
+        "schema": {"name": "_xdm.context.profile"},
+    }
+    if live_policy is not None:
+        body["mergePolicy"] = {"id": live_policy, "version": 1}
+    project.admin("POST", "/exportJobs", body)
+    return plan_json(project, "--target", DAILY)
+
+
+@pytest.mark.parametrize("live_policy", [None, DEFAULT_POLICY])
+def test_a_document_without_policy_adopts_a_job_of_the_default_policy(
+    project: Project, live_policy: str | None
+) -> None:
+    plan = adoption_plan(project, live_policy)
+    assert [a["action"] for a in plan["actions"]] == ["adopt"]
+
+
+def test_a_document_without_policy_does_not_adopt_a_job_of_another_policy(
+    project: Project,
+) -> None:
+    plan = adoption_plan(project, OTHER_POLICY)
+    assert plan["actions"] == []  # neither adopted nor created beside it: not guessed
+    held = finding_of(plan, DAILY)
+    assert held["finding"] == "blocked" and held["evidence"]["mergePolicyId"] == OTHER_POLICY
+    assert f"the job used {OTHER_POLICY}" in held["reason"]
+    assert "exports with the default merge policy" in held["reason"]
+    assert f"'reconciler import {DAILY} {held['evidence']['jobId']}'" in held["reason"]
+    assert f"or set spec.mergePolicy in {DAILY_FILE}" in held["reason"]
 
 
 def test_a_listing_that_fails_is_one_error_line_not_a_guess(project: Project) -> None:
