@@ -139,6 +139,9 @@ def load_engine_scenarios() -> None:
     except ImportError:
         return
     SCENARIOS.update(engine_scenarios.SCENARIOS)
+    import estimate_bench
+
+    SCENARIOS.update(estimate_bench.SCENARIOS)
     try:
         import crash_scenarios
     except ImportError:
