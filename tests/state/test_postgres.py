@@ -311,11 +311,11 @@ def test_the_example_queries_of_docs_state_md_run_and_answer(
         writer.write(_history_state())
         with psycopg.connect(pg_env["RECONCILER_STATE_URL"], options=pg_env["PGOPTIONS"]) as conn:
             answers = [conn.execute(q.replace("'batch-1'", "'b1'")).fetchall() for q in queries]
-    assert queries[0].startswith("SELECT r.sandbox, r.address, r.job_id")
+    assert queries[0].startswith("SELECT r.sandbox, r.address, r.retired_seq > 0 AS retired")
     # batch b1 was written by job 42 of exportjob/daily and, as history, of the retired copy
-    assert sorted((a[1], a[2]) for a in answers[0]) == [
-        ("exportjob/daily", 42),
-        ("exportjob/old", 42),
+    assert sorted((a[1], a[2], a[3]) for a in answers[0]) == [
+        ("exportjob/daily", False, 42),
+        ("exportjob/old", True, 42),
     ]
     holders = next(a for q, a in zip(queries, answers, strict=True) if "FROM locks l" in q)
     assert [(h[0], h[1]) for h in holders] == [("prod", os.getpid())]
