@@ -63,6 +63,12 @@ def limit_text(impact: Impact) -> str | None:
     return f"within maxProfiles {limit:,}"
 
 
+def shown(impact: Impact | None) -> bool:
+    """Whether an impact is worth a line: a skipped estimate (the user asked for none) only when
+    it leaves a maxProfiles unchecked; the JSON carries every impact."""
+    return impact is not None and (impact.state != "skipped" or impact.max_profiles is not None)
+
+
 def impact_line(impact: Impact) -> str:
     """The line shown under an action: `impact: ~12,345 profiles (...), last run wrote ...`."""
     parts = [profiles_text(impact)]
@@ -75,7 +81,7 @@ def with_impact_lines(text: str, plan: Plan, *, color: bool = False) -> str:
     lines = text.split("\n")
     at = 0
     for action in plan.actions:
-        if action.impact is None:
+        if action.impact is None or not shown(action.impact):
             continue
         found = _head_index(lines, action, at)
         if found is None:
@@ -97,7 +103,7 @@ def _head_index(lines: list[str], action: Action, start: int) -> int | None:
 
 def impact_table(plan: Plan, *, limit: int) -> str:
     """The markdown table of every estimated action, at most `limit` characters ("" if none)."""
-    estimated = [a for a in plan.actions if a.impact is not None]
+    estimated = [a for a in plan.actions if shown(a.impact)]
     if not estimated:
         return ""
     head = [
@@ -107,9 +113,9 @@ def impact_table(plan: Plan, *, limit: int) -> str:
         "|---|---|---|---|---|",
     ]
     out = "\n".join(head) + "\n"
-    for shown, action in enumerate(estimated):
+    for done, action in enumerate(estimated):
         row = _row(action)
-        rest = len(estimated) - shown
+        rest = len(estimated) - done
         note = f"\n_{rest} more estimated action{'s' if rest != 1 else ''} in `reconciler plan`._\n"
         if len(out) + len(row) + 1 + len(note) > limit:
             return out + note

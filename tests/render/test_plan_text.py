@@ -73,6 +73,8 @@ def test_each_estimated_action_has_one_impact_line_under_it() -> None:
         ),
         _estimated("exportjob/c", Impact("ready", "segments", profiles=40, low=40, high=40)),
         Action("dataset/d", "dataset", "create", "new document"),
+        # skipped without a limit to leave unchecked: nothing to say
+        _estimated("exportjob/e", Impact("skipped", "store", reason="--no-estimate")),
     )
     lines = render_plan(plan, "text").splitlines()
     impacts = [i for i, line in enumerate(lines) if line.startswith("        impact: ")]
