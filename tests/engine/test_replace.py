@@ -121,10 +121,14 @@ def test_replace_of_a_run_in_flight_cancels_it_and_starts_one(project: Project) 
     assert res.newest_run().status == "SUCCEEDED"  # type: ignore[union-attr]
 
 
-def test_replace_under_a_500_on_the_post_starts_exactly_one_run(project: Project) -> None:
+@pytest.mark.parametrize("answer", ["commit_500", "500"])
+def test_replace_under_a_500_on_the_post_starts_exactly_one_run(
+    project: Project, answer: str
+) -> None:
+    """commit_500: the job is made, the answer is a 500; 500: refused before anything is made."""
     converge(project)
     before = job_ids(project)
-    project.admin("POST", "/faults", {"endpoint": JOBS_POST, "schedule": ["commit_500"]})
+    project.admin("POST", "/faults", {"endpoint": JOBS_POST, "schedule": [answer]})
     applied = project.run("apply", "--auto-approve", "--no-estimate", "--replace", DAILY)
     assert applied.code == 0, applied.out + applied.err
     new = job_ids(project) - before
