@@ -23,6 +23,7 @@ from reconciler.platform import PlatformClient
 from reconciler.spec.loader import load_specs
 
 BOTH_PROFILES = True
+SLOW_ONLY_WITH_M_SLOW = True  # the CLI's failed listing waits out the client's 60 s retry budget
 
 AUDIENCE_FILE = "specs/exports/audiences.yaml"
 DAILY_FILE = "specs/exports/daily-emails.yaml"
@@ -252,3 +253,20 @@ def test_a_listing_that_fails_is_one_error_line_not_a_guess(project: Project) ->
     assert "\n" not in message
     assert message.startswith(f"cannot check the segment ids of {AUDIENCE} (listing the segment")
     assert "HTTP 503" in message and message.endswith("nothing was changed")
+
+
+@pytest.mark.slow
+def test_plan_whose_segment_listing_keeps_failing_exits_1_with_one_error_line(
+    project: Project,
+) -> None:
+    project.admin(
+        "POST", "/faults", {"endpoint": SEGMENTS_GET, "error_rate": 1.0, "error_status": 503}
+    )
+    for command in (("plan",), ("apply", "--auto-approve")):
+        result = project.run(*command, "--no-estimate")
+        assert result.code == 1
+        last = result.err.splitlines()[-1]
+        assert last.startswith(f"error: cannot check the segment ids of {AUDIENCE} ")
+        assert "HTTP 503" in last and last.endswith("nothing was changed")
+        assert "Traceback" not in result.err
+    assert project.state().resources == {}  # apply changed nothing
