@@ -13,10 +13,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from reconciler.config import Settings
-from reconciler.engine.workflow import Console, UsageError, now, open_client, store_for
+from reconciler.engine.entries import AuditEntry
+from reconciler.engine.events import Console
+from reconciler.engine.session import UsageError, now, open_client, store_for
 from reconciler.platform import CatalogDataset, ExportJobRecord, PlatformClient
 from reconciler.platform.models import UnreadableRecord
-from reconciler.render.audit import AuditEntry, render_audit
 from reconciler.spec.loader import SpecErrors, load_specs
 from reconciler.spec.models import DatasetDoc, ExportJobDoc, parse_duration, parse_timestamp
 from reconciler.state import DatasetResource, ExportJobResource, Run, State
@@ -247,15 +248,22 @@ def document_labels(settings: Settings, console: Console) -> dict[str, dict[str,
     return {doc.address: dict(doc.metadata.labels) for doc in docs}
 
 
+@dataclass(frozen=True)
+class AuditResult:
+    """The audit's entries and the platform time their ages are measured at."""
+
+    entries: list[AuditEntry]
+    at: datetime
+
+
 def audit(
     settings: Settings,
     console: Console,
     *,
-    fmt: str = "text",
     since: str | None = None,
     labels: Sequence[str] = (),
     statuses: Sequence[str] = (),
-) -> int:
+) -> AuditResult:
     """Every export job and dataset in the sandbox, managed or not, filtered as asked."""
     parse_filter(since, labels, statuses, at=now())  # bad options fail before any request
     state = store_for(settings).read()
@@ -276,8 +284,7 @@ def audit(
             f"note: {len(unreadable)} export job record(s) could not be read ({ids}); they are "
             "listed as UNREADABLE with the reason; report it with the job id"
         )
-    console.out(render_audit(entries, fmt, at).rstrip("\n"))
-    return 0
+    return AuditResult(entries, at)
 
 
 def with_unreadable(

@@ -7,7 +7,6 @@ needs nothing else running), unless `RECONCILER_LOCAL_ENDPOINT` points at one al
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,11 +47,6 @@ def http_timeout(environ: Mapping[str, str]) -> float:
             "set it to e.g. 30 or unset it"
         )
     return value
-
-
-def stderr_notify(line: str) -> None:
-    """The client's "still waiting" lines go to stderr, one line each."""
-    print(line, file=sys.stderr, flush=True)
 
 
 def local_credentials() -> Credentials:
@@ -124,11 +118,11 @@ def connect(
     *,
     env: Mapping[str, str] | None = None,
     max_workers: int = 8,
-    notify: Callable[[str], None] | None = stderr_notify,
+    notify: Callable[[str], None] | None = None,
 ) -> Iterator[PlatformClient]:
     """Open a client for the settings' platform and sandbox; stop what was started on exit.
 
-    `notify` gets a line while the client waits on retries (stderr by default); the read
+    `notify` gets a line while the client waits on retries (the command's events); the read
     timeout is RECONCILER_HTTP_TIMEOUT seconds (30 when unset).
     """
     environ = os.environ if env is None else env

@@ -1,21 +1,23 @@
-"""The commands that read and repair the record: status, audit, import, state list|show|rm.
+"""The commands that read and repair the record: status, import, state list|show|rm.
 
-Like `workflow`, each function is one command and returns its exit code.
+Like `workflow`, each function is one command and returns its result (entries, a listing,
+the sentence of what was done); the command line's views draw them.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from reconciler.config import Settings
+from reconciler.engine.entries import StatusEntry
+from reconciler.engine.events import Console
 from reconciler.engine.executor import dataset_resource, run_from_record
 from reconciler.engine.model import LiveSnapshot, canonical_json, field_changes
 from reconciler.engine.refresh import refresh
-from reconciler.engine.workflow import (
-    Console,
+from reconciler.engine.session import (
     UsageError,
     now,
     open_client,
@@ -25,7 +27,6 @@ from reconciler.engine.workflow import (
 from reconciler.errors import ReconcilerError
 from reconciler.platform import PlatformClient
 from reconciler.provenance import current_provenance
-from reconciler.render.status import StatusEntry, render_status
 from reconciler.spec.canonical import (
     canonical_request,
     fingerprint,
@@ -38,6 +39,7 @@ from reconciler.spec.models import DatasetDoc, ExportJobDoc
 from reconciler.state import (
     DatasetResource,
     ExportJobResource,
+    RetiredResource,
     Run,
     State,
     UnmanagedJob,
@@ -52,15 +54,14 @@ class NotInState(ReconcilerError):
 # status and audit
 
 
-def status(settings: Settings, console: Console, *, fmt: str = "text") -> int:
+def status(settings: Settings, console: Console) -> list[StatusEntry]:
     """Every managed resource with its live status, newest run and batches."""
     state = store_for(settings).read()
     with open_client(settings, console) as client:
         live = refresh(client, state)
     entries = status_entries(state, live)
     pending_note(state, console)
-    console.out(render_status(entries, fmt).rstrip("\n"))
-    return 0
+    return entries
 
 
 def status_entries(state: State, live: LiveSnapshot) -> list[StatusEntry]:
@@ -118,7 +119,7 @@ def _recorded_batches(run: Run) -> tuple[str, ...]:
 # import
 
 
-def import_(settings: Settings, console: Console, address: str, live_id: str) -> int:
+def import_(settings: Settings, console: Console, address: str, live_id: str) -> str:
     """Adopt a live dataset or export job into state for the document at `address`."""
     specs = load_specs(settings)
     doc = specs.by_address(address)
@@ -139,8 +140,7 @@ def import_(settings: Settings, console: Console, address: str, live_id: str) ->
             provenance = current_provenance(settings.project_dir).run_fields()
             line = _import_job(state, client, specs, doc, live_id, provenance)
         writer.write(state)
-    console.out(line)
-    return 0
+    return line
 
 
 def _import_dataset(state: State, client: PlatformClient, doc: DatasetDoc, live_id: str) -> str:
@@ -252,49 +252,40 @@ def _claimed_job_message(state: State, job_id: int) -> str:
 # state list | show | rm
 
 
-def _describe(res: DatasetResource | ExportJobResource) -> str:
-    """`dataset <id>` or `2 runs, newest job 12 SUCCEEDED`."""
-    if isinstance(res, DatasetResource):
-        return f"dataset {res.datasetId}"
-    newest = res.newest_run()
-    last = f"job {newest.jobId} {newest.status}" if newest else "no run"
-    return f"{len(res.runs)} run{'s' if len(res.runs) != 1 else ''}, newest {last}"
+@dataclass(frozen=True)
+class StateListing:
+    """What `state list` shows: the managed resources, then the retired history."""
+
+    resources: list[tuple[str, DatasetResource | ExportJobResource]]
+    retired: list[RetiredResource]
 
 
-def state_list(settings: Settings, console: Console) -> int:
-    """One line per address in state, then the retired history (no network)."""
+def state_list(settings: Settings, console: Console) -> StateListing:
+    """The addresses in state and the retired history, sorted (no network)."""
     state = store_for(settings).read()
-    for address, res in sorted(state.resources.items()):
-        console.out(f"{address}  {_describe(res)}")
-    if state.retired:
-        console.out("")
-        console.out("Retired (no longer managed, kept as history):")
-        for entry in sorted(state.retired, key=lambda r: (r.address, r.retiredAt)):
-            console.out(
-                f"{entry.address}  {_describe(entry.resource)}  "
-                f"({entry.reason} {format_time(entry.retiredAt)})"
-            )
     pending_note(state, console)
-    return 0
+    return StateListing(
+        sorted(state.resources.items()),
+        sorted(state.retired, key=lambda r: (r.address, r.retiredAt)),
+    )
 
 
-def state_show(settings: Settings, console: Console, address: str) -> int:
+def state_show(settings: Settings, console: Console, address: str) -> dict[str, Any]:
     """`{address, resource, retired}` as JSON: the managed resource (or null) and its history."""
     state = store_for(settings).read()
     res = state.resources.get(address)
     retired = state.retired_at(address)
     if res is None and not retired:
         raise NotInState(f"{address} is not in state; see 'reconciler state list'")
-    shown = {
+    shown: dict[str, Any] = {
         "address": address,
         "resource": res.model_dump(mode="json") if res is not None else None,
         "retired": [r.model_dump(mode="json", exclude={"address"}) for r in retired],
     }
-    console.out(json.dumps(shown, indent=2, ensure_ascii=False))
-    return 0
+    return shown
 
 
-def state_rm(settings: Settings, console: Console, address: str) -> int:
+def state_rm(settings: Settings, console: Console, address: str) -> str:
     """Stop managing `address`: move it to the retired history, leave the live object alone."""
     with store_for(settings).lock() as writer:
         state = writer.read()
@@ -312,11 +303,10 @@ def state_rm(settings: Settings, console: Console, address: str) -> int:
                     request=_run_request(entry.resource, run),
                 )
         writer.write(state)
-    console.out(
+    return (
         f"{address}: removed from state (the live object is left alone; its record is kept "
         "under 'Retired' in 'reconciler state list')"
     )
-    return 0
 
 
 def _run_request(res: ExportJobResource, run: Run) -> dict[str, Any] | None:

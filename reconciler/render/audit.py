@@ -10,10 +10,12 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
+from reconciler.engine.entries import AuditEntry
 from reconciler.render.status import table, terminal_width
+
+__all__ = ["AUDIT_COLUMNS", "AuditEntry", "format_age", "render_audit", "summary_line"]
 
 AUDIT_COLUMNS = (
     "type",
@@ -32,26 +34,6 @@ AUDIT_COLUMNS = (
     "fingerprint",
     "reason",
 )
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    """One live object (or a recorded run the platform no longer lists)."""
-
-    type: str  # dataset | exportjob
-    id: str
-    status: str  # job status; `present` for datasets; `not on platform` for vanished runs
-    managedBy: str | None  # the address whose state claims it, if any
-    datasetId: str | None
-    batches: tuple[str, ...]
-    fingerprint: str | None  # the spec version (request fingerprint) a managed run was made from
-    reason: str | None  # why this tool started the run
-    created: datetime | None
-    name: str | None = None
-    labels: tuple[tuple[str, str], ...] = ()  # the managing document's metadata.labels
-    newest: bool = False  # the newest run of its document
-    records: int | None = None  # records written, summed over the Catalog batches
-    retired: bool = False  # managedBy is a removed document (kept as history by `forget`)
 
 
 def format_age(seconds: float | None) -> str:

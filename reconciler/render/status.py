@@ -6,22 +6,11 @@ import json
 import shutil
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
+from reconciler.engine.entries import StatusEntry
 
-@dataclass(frozen=True)
-class StatusEntry:
-    """One managed resource as `status` shows it."""
-
-    address: str
-    kind: str  # dataset | exportjob
-    status: str  # dataset: present | missing; export job: the newest run's live status
-    dataset_id: str | None
-    job_id: int | None = None
-    batches: tuple[str, ...] = ()
-    finished_at: str | None = None
-    runs: int = 0
-    note: str = ""
+__all__ = ["StatusEntry", "render_status", "table", "terminal_width"]
 
 
 def render_status(
