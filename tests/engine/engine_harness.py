@@ -23,7 +23,9 @@ from reconciler.emulator.server import RunningEmulator, start_in_thread
 from reconciler.engine.connect import LOCAL_ENDPOINT_ENV, local_credentials, local_endpoints
 from reconciler.platform import PlatformClient
 from reconciler.spec.canonical import normalize_request
-from reconciler.state import State, StateStore
+from reconciler.state import State, StateStore, parse_state, write_atomic
+from reconciler.state.backends import BACKEND_VARIABLE
+from reconciler.state.protocol import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 _SANDBOXES = itertools.count()
@@ -68,8 +70,12 @@ class Project:
     def state_path(self) -> Path:
         return self.root / ".reconciler" / "state" / f"{self.sandbox}.json"
 
+    def store(self) -> Store:
+        """The project's state in the backend the tests run on (the conftest's `state_backend`)."""
+        return store_at(self.state_path, self.sandbox)
+
     def state(self) -> State:
-        return StateStore(self.state_path, self.sandbox).read()
+        return self.store().read()
 
     def write(self, relative: str, text: str) -> None:
         path = self.root / relative
@@ -120,6 +126,39 @@ class Project:
         )
         response.raise_for_status()
         return response.json() if response.content else None
+
+
+def on_postgres() -> bool:
+    """Whether this test runs on the PostgreSQL backend (the conftest sets the variable)."""
+    return os.environ.get(BACKEND_VARIABLE) == "postgres"
+
+
+def _is_state_file(path: Path) -> bool:
+    return path.suffix == ".json" and path.parent.parts[-2:] == (".reconciler", "state")
+
+
+def store_at(path: Path, sandbox: str | None = None) -> Store:
+    """The state a project keeps at `path`: that file, or on PostgreSQL its sandbox's state.
+
+    Under the postgres backend the conftest gives test modules this in place of `StateStore`,
+    so a test that locks or reads "the state file" locks and reads the state the CLI uses.
+    """
+    if on_postgres() and _is_state_file(Path(path)):
+        from reconciler.state.postgres import PostgresStore, pg_target
+
+        return PostgresStore(pg_target(os.environ), sandbox or Path(path).stem)
+    return StateStore(path, sandbox)
+
+
+def write_state_text(path: Path, text: str) -> None:
+    """`write_atomic` of a state file's text, or on PostgreSQL the same state written there."""
+    if not (on_postgres() and _is_state_file(Path(path))):
+        write_atomic(path, text)
+        return
+    state = parse_state(text, str(path))
+    with store_at(path, state.sandbox or None).lock("test: edit the state") as writer:
+        writer.read()
+        writer.replace(state)
 
 
 @contextlib.contextmanager
