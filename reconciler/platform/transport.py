@@ -15,17 +15,13 @@ from __future__ import annotations
 
 import logging
 import random
-import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import requests
-import urllib3
 from requests.adapters import HTTPAdapter
 
 from reconciler.platform.auth import Credentials, Endpoints, TokenCache
@@ -40,6 +36,13 @@ from reconciler.platform.errors import (
     ValidationError,
     error_for_status,
 )
+from reconciler.platform.failures import (
+    connect_failure,
+    describe,
+    name_unknown,
+    request_id,
+)
+from reconciler.platform.failures import parse_http_date_ms as parse_http_date_ms  # re-exported
 from reconciler.platform.logs import REQUEST_LOGGER
 from reconciler.platform.ratelimit import TokenBucket
 from reconciler.platform.redact import redact, register_secret
@@ -59,7 +62,6 @@ RESENDABLE_METHODS = frozenset({"GET", "HEAD", "PATCH"})
 AMBIGUOUS_STATUSES = frozenset({408}) | frozenset(range(500, 600))
 _NOT_SENT = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)
 _MIN_WAIT = 0.05  # seconds: less than this left of the unreachable window is not worth a retry
-_EAI_NONAME = -2  # socket.EAI_NONAME: the name does not exist (not a resolver hiccup)
 
 
 class Transport:
@@ -247,10 +249,10 @@ class Transport:
                     method, url, path, params, json, data, headers, deadline=deadline
                 )
             except requests.RequestException as exc:
-                reason = _describe(exc, self.connect_timeout, self.timeout)
+                reason = describe(exc, self.connect_timeout, self.timeout)
                 if isinstance(exc, _NOT_SENT):
                     raise TransportError(reason, method=method, path=path) from None
-                refused = _connect_failure(exc)
+                refused = connect_failure(exc)
                 if refused is None:
                     if not resend:
                         raise OutcomeUnknown(
@@ -269,7 +271,7 @@ class Transport:
                         method=method,
                         path=path,
                     )
-                    if _name_unknown(refused):
+                    if name_unknown(refused):
                         raise error from None
                     if unreachable_since is None:
                         unreachable_since = sent_at
@@ -290,7 +292,7 @@ class Transport:
                 error = error_for_status(
                     status,
                     response.content,
-                    request_id=_request_id(response),
+                    request_id=request_id(response),
                     method=method,
                     path=path,
                 )
@@ -377,78 +379,3 @@ class Transport:
         elapsed = (time.monotonic() - started) * 1000
         log.info("%s %s %d %dms", method, redact(shown), response.status_code, elapsed)
         return response
-
-
-def _request_id(response: requests.Response) -> str | None:
-    for header in ("x-request-id", "x-adobe-request-id", "request-id"):
-        value = response.headers.get(header)
-        if value:
-            return value
-    return None
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    reason = exc
-    for _ in range(10):  # exception chains are short; the bound only guards against cycles
-        if isinstance(reason, urllib3.exceptions.MaxRetryError) and reason.reason is not None:
-            inner: BaseException | None = reason.reason
-        else:
-            inner = next((a for a in reason.args if isinstance(a, BaseException)), None)
-        if inner is None:
-            break
-        reason = inner
-    return reason
-
-
-def _connect_failure(exc: requests.RequestException) -> BaseException | None:
-    """The error that shows the connection was never established, so the request never left."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return exc
-    reason: BaseException = exc
-    for _ in range(10):  # exception chains are short; the bound only guards against cycles
-        if isinstance(reason, urllib3.exceptions.NewConnectionError):
-            return reason
-        if isinstance(reason, urllib3.exceptions.MaxRetryError) and reason.reason is not None:
-            inner: BaseException | None = reason.reason
-        else:
-            inner = next((a for a in reason.args if isinstance(a, BaseException)), None)
-        if inner is None:
-            return None
-        reason = inner
-    return None
-
-
-def _name_unknown(failure: BaseException) -> bool:
-    """Whether DNS said the host name does not exist (no point in asking again)."""
-    if not isinstance(failure, urllib3.exceptions.NameResolutionError):
-        return False
-    causes = [*failure.args, failure.__cause__, failure.__context__]
-    return any(isinstance(c, socket.gaierror) and c.errno == _EAI_NONAME for c in causes)
-
-
-def _describe(exc: requests.RequestException, connect_timeout: float, timeout: float) -> str:
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return f"could not connect within {connect_timeout:g} s"
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return f"no answer within {timeout:g} s"
-    failure = _connect_failure(exc)
-    if isinstance(failure, urllib3.exceptions.NameResolutionError):
-        return "could not connect: the host name does not resolve (DNS)"
-    if failure is not None:
-        if "refused" in str(failure).lower():
-            return "could not connect: connection refused"
-        return "could not connect"
-    return f"connection dropped ({type(_root_cause(exc)).__name__})"
-
-
-def parse_http_date_ms(value: str | None) -> int | None:
-    """Milliseconds since the epoch from an HTTP `Date` header; None when absent or unusable."""
-    if not value:
-        return None
-    try:
-        when = parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT
-        when = when.replace(tzinfo=UTC)
-    return int(when.timestamp() * 1000)
