@@ -20,6 +20,8 @@ from reconciler.engine.workflow import Console, open_client, store_for
 from reconciler.platform import CatalogDataset, ExportJobRecord, PlatformClient
 from reconciler.platform.models import UnreadableRecord
 from reconciler.render.audit import AuditEntry
+from reconciler.report.drift import DriftItem as DriftItem  # re-exported: its old home
+from reconciler.report.drift import drift_items
 from reconciler.state import DatasetResource, ExportJobResource, Run, State
 
 # How a job status is drawn: the four kinds of the timeline, and `unknown` for the rest.
@@ -111,15 +113,6 @@ class DatasetView:
     created: datetime | None
     labels: tuple[tuple[str, str], ...]
     writers: tuple[Writer, ...]
-
-
-@dataclass(frozen=True)
-class DriftItem:
-    """A difference between what the state records and what the listing shows."""
-
-    subject: str  # an address, or a live object for unmanaged ones
-    kind: str
-    detail: str
 
 
 @dataclass(frozen=True)
@@ -227,7 +220,7 @@ def build_report(
         generated_at=at,
         exports=tuple(exports),
         datasets=_datasets(state, entries, exports),
-        drift=_drift(state, datasets, exports),
+        drift=drift_items(state, datasets, exports),
         notes=tuple(notes),
         start=min(times) if times else None,
         end=max([*times, at]) if times else None,
@@ -363,68 +356,6 @@ def _datasets(
                 )
             )
     return tuple(views)
-
-
-def _drift(
-    state: State, datasets: Sequence[CatalogDataset], exports: Sequence[ExportView]
-) -> tuple[DriftItem, ...]:
-    """What the listing contradicts in the state: the drift still open when the report was made."""
-    items = []
-    live = {d.id: d for d in datasets}
-    managed_datasets: dict[str, str] = {}
-    for address, res in sorted(state.resources.items()):
-        if not isinstance(res, DatasetResource):
-            continue
-        managed_datasets[res.datasetId] = address
-        ds = live.get(res.datasetId)
-        if ds is None:
-            items.append(
-                DriftItem(address, "deleted", f"dataset {res.datasetId} is no longer listed")
-            )
-        elif ds.name != res.name:
-            items.append(
-                DriftItem(
-                    address,
-                    "renamed",
-                    f"dataset {res.datasetId} is named '{ds.name}', not '{res.name}'",
-                )
-            )
-    for export in exports:
-        newest = export.newest
-        if export.managed and not export.retired and newest is not None:
-            run = newest
-            if not run.listed:
-                items.append(
-                    DriftItem(
-                        export.key,
-                        "run missing",
-                        f"job {run.job_id} ({run.status}) is recorded but no longer listed",
-                    )
-                )
-            elif run.category == "failed":
-                items.append(
-                    DriftItem(export.key, "failed", f"newest run, job {run.job_id}, FAILED")
-                )
-            elif run.category == "cancelled" and not run.cancel_asked:
-                items.append(
-                    DriftItem(
-                        export.key,
-                        "cancelled",
-                        f"newest run, job {run.job_id}, was cancelled outside this tool",
-                    )
-                )
-        if not export.managed:
-            into = [r for r in export.runs if export.dataset_id in managed_datasets]
-            if into:
-                items.append(
-                    DriftItem(
-                        export.title,
-                        "unmanaged writer",
-                        f"{len(into)} job(s) not in state write into "
-                        f"{managed_datasets[export.dataset_id or '']}",
-                    )
-                )
-    return tuple(items)
 
 
 # Record counts cost one Catalog GET per batch: read for the newest runs of each export only.
