@@ -111,13 +111,15 @@ class ApplyReport:
 
     @property
     def outcome(self) -> str:
-        """complete | partial (something stopped, held back or failed) | interrupted | failed."""
+        """nothing | complete | partial (something done, then an error) | failed | interrupted."""
         if self.interrupted:
             return "interrupted"
         if self.error is not None and not self.done:
             return "failed"
         if self.error is not None:
             return "partial"
+        if not self.actions and not self.runs:
+            return "nothing"
         return "complete"
 
 

@@ -11,6 +11,10 @@ def _n(count: int, word: str) -> str:
     return f"{count} {word}{'s' if count != 1 else ''}"
 
 
+def _it(count: int) -> str:
+    return "it" if count == 1 else "them"
+
+
 def summary_line(report: ApplyReport) -> str:
     """`Summary: 2 created, 0 replaced, 0 cancelled, 0 failed, 2 still in flight (elapsed 1 s).`"""
     c = report.counts()
@@ -39,15 +43,30 @@ def closing_lines(report: ApplyReport) -> list[str]:
             if w.status == "SUCCEEDED" and w.batch_id
         ]
     if report.interrupted and report.in_flight:
+        n = len(report.in_flight)
         runs = ", ".join(f"{r.address} (job {r.job_id})" for r in report.in_flight)
+        keep = "1 run keeps" if n == 1 else f"{n} runs keep"
         lines.append(
-            f"Interrupted: {_n(len(report.in_flight), 'run')} keep running on the platform: "
-            f"{runs}; 'reconciler apply --wait' (or 'reconciler status') picks them up"
+            f"Interrupted: {keep} running on the platform: {runs}; "
+            f"'reconciler apply --wait' (or 'reconciler status') picks {_it(n)} up"
         )
-    if report.interrupted and report.pending:
+    if report.pending and report.error is not None:
         lines.append(
             f"The state keeps {_n(report.pending, 'create')} whose outcome is not known yet; "
-            "the next 'reconciler apply' settles them"
+            f"the next 'reconciler apply' settles {_it(report.pending)}"
+        )
+    failed = [a.address for a in report.actions if a.result == "failed"]
+    if failed:
+        lines.append(f"Failed: {', '.join(failed)}")
+    unreached = [
+        a.address
+        for a in report.actions
+        if a.result == "skipped" and a.address not in report.stopped
+    ]
+    if unreached:
+        lines.append(
+            f"Not reached: {', '.join(unreached)}; 'reconciler apply' again carries "
+            f"{_it(len(unreached))} out"
         )
     if report.done or report.runs or report.in_flight or report.error is not None:
         lines.append(summary_line(report))
