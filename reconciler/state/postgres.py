@@ -41,7 +41,8 @@ from reconciler.state.pg_schema import (
     schema_version,
 )
 from reconciler.state.pg_writer import Baseline, PostgresWriter, baseline_of
-from reconciler.state.store import StateLocked, _gc_paused
+from reconciler.state.snapshot import gc_paused
+from reconciler.state.store import StateLocked
 
 if TYPE_CHECKING:
     import psycopg
@@ -198,7 +199,7 @@ class PostgresStore:
             f'"retired":[{",".join(retired)}]}}'
         )
         try:
-            with _gc_paused():
+            with gc_paused():
                 state = State.model_validate_json(text, strict=True)
         except ValidationError as exc:
             raise StateFileError(

@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import gc
-import json
 import os
-import re
 import shutil
-import socket
-import sys
-import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
-
-from pydantic import ValidationError
 
 from reconciler.errors import ReconcilerError
 from reconciler.state.history import OTHER_RUNS, RunMatch, find_runs_in
@@ -28,102 +19,31 @@ from reconciler.state.journal import (
     MAX_LINES,
     Baseline,
     baseline,
-    first_error,
     journal_line,
     replay,
     scan,
 )
-from reconciler.state.migrations import StateFileError, upgrade
-from reconciler.state.models import STATE_VERSION, State, format_time
+from reconciler.state.lockfile import read_holder, record_holder
+from reconciler.state.migrations import StateFileError
+from reconciler.state.models import STATE_VERSION, State
+from reconciler.state.snapshot import (
+    BACKUP_SUFFIX,
+    fsync_dir,
+    gc_paused,
+    parse_snapshot,
+    parse_state,
+    truncate,
+    write_atomic,
+)
 
 # A state this small is rewritten whole when the lock is released (see StateWriter.settle).
 SETTLE_BYTES = 4 * 1024 * 1024
 
+__all__ = ["StateLocked", "StateStore", "StateWriter", "parse_state", "write_atomic"]
+
 
 class StateLocked(ReconcilerError):
     """Another process holds the state lock."""
-
-
-# What this tool writes first; anything else (an older version, a version missing or elsewhere)
-# takes the slow path, which upgrades or explains.
-BACKUP_SUFFIX = ".backup"  # the state before the snapshot was last rewritten
-_CURRENT = re.compile(rb'\s*\{\s*"version"\s*:\s*%d\s*[,}]' % STATE_VERSION)
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside (a parsed state holds no reference cycles)."""
-    # Parsing a long history allocates hundreds of thousands of objects; every few hundred
-    # allocations start a collection that walks the ones already made: 0.7 of 0.85 s at
-    # 100,000 runs.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _parse_snapshot(text: bytes | str, source: str) -> tuple[State, int]:
-    """A snapshot's text -> (State at the current version, the version it was written in)."""
-    data = text.encode("utf-8") if isinstance(text, str) else text
-    if _CURRENT.match(data):
-        try:
-            # pydantic-core's own JSON parser: no intermediate dicts (time and memory). Strict:
-            # no coercions to try (a fifth faster), as this tool writes every value typed.
-            with _gc_paused():
-                return State.model_validate_json(data, strict=True), STATE_VERSION
-        except ValidationError:
-            pass  # written by hand, or broken: the lax slow path reads or explains
-    try:
-        raw = json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise StateFileError(
-            f"{source} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
-            "restore it from a backup or version control"
-        ) from exc
-    if not isinstance(raw, dict):
-        raise StateFileError(f"{source} is not a JSON object; restore it from a backup")
-    version = raw.get("version")
-    raw = upgrade(raw, source)  # checks that `version` is an int
-    try:
-        return State.model_validate(raw), int(version or 0)
-    except ValidationError as exc:
-        raise StateFileError(
-            f"{source} is not a valid state file ({first_error(exc)}); "
-            "repair it with 'reconciler state' commands or restore it from a backup"
-        ) from exc
-
-
-def parse_state(text: bytes | str, source: str) -> State:
-    """The text of a state snapshot -> State, upgraded to the current version; one-line errors."""
-    return _parse_snapshot(text, source)[0]
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace `path` with `text` so a crash leaves either the old or the new file, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
 
 
 class _JournalUnreadable(Exception):
@@ -254,7 +174,7 @@ class StateWriter:
                     handle.truncate(self._journal_bytes)
                 raise
         if new:
-            _fsync_dir(journal.parent)
+            fsync_dir(journal.parent)
         self._journal_lines += 1
         self._journal_bytes += len(line)
 
@@ -263,23 +183,12 @@ class StateWriter:
         keep_backup(self._store)
         write_atomic(self._store.path, text)
         # A crash here leaves lines whose `base` is not the new snapshot's serial: replay skips them.
-        _truncate(self._store.journal_path, 0)
+        truncate(self._store.journal_path, 0)
         self._base = written.serial
         self._before = baseline(written)
         self._snapshot_bytes = len(text.encode("utf-8"))
         self._journal_lines = 0
         self._journal_bytes = 0
-
-
-def _truncate(path: Path, length: int) -> None:
-    try:
-        handle = open(path, "r+b")  # noqa: SIM115 (closed below)
-    except FileNotFoundError:
-        return
-    with handle:
-        handle.truncate(length)
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
 def keep_backup(store: StateStore) -> None:
@@ -377,13 +286,13 @@ class StateStore:
                 )
             return _Loaded(State(sandbox=self.sandbox or ""), None, 0, 0, 0)
         try:
-            state, version = _parse_snapshot(snapshot, str(self.path))
+            state, version = parse_snapshot(snapshot, str(self.path))
         except StateFileError as exc:
             raise self._with_backup_hint(exc) from exc
         snapshot_serial = state.serial if version == STATE_VERSION else None
         try:
             scanned = scan(journal, str(self.journal_path))
-            with _gc_paused():
+            with gc_paused():
                 state = replay(state, scanned.entries, str(self.journal_path))
         except StateFileError as exc:
             raise _JournalUnreadable(self._with_backup_hint(exc)) from exc
@@ -435,7 +344,7 @@ class StateStore:
             except BlockingIOError:
                 raise StateLocked(self._locked_message(handle)) from None
             try:
-                _record_holder(handle, command)
+                record_holder(handle, command)
                 self._remove_stale_temp_files()
                 writer = StateWriter(self)
                 self._tidy_journal(writer)
@@ -461,7 +370,7 @@ class StateStore:
             return
         scanned = scan(journal, str(self.journal_path))
         if scanned.valid_length < len(journal):
-            _truncate(self.journal_path, scanned.valid_length)
+            truncate(self.journal_path, scanned.valid_length)
         snapshot_bytes = self.path.stat().st_size if self.path.exists() else 0
         if len(scanned.entries) >= MAX_LINES or scanned.valid_length >= snapshot_bytes:
             writer.compact()
@@ -481,12 +390,12 @@ class StateStore:
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
             except BlockingIOError:
-                return _read_holder(handle) or {}
+                return read_holder(handle) or {}
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
             return None
 
     def _locked_message(self, handle: IO[str]) -> str:
-        info = _read_holder(handle)
+        info = read_holder(handle)
         if info:
             who = (
                 f"pid {info.get('pid', '?')} on {info.get('host', '?')} running "
@@ -498,26 +407,3 @@ class StateStore:
             f"the state {self.path} is locked by {who}; wait for it to finish "
             f"(or, if that process is gone, check and remove {self.lock_path})"
         )
-
-
-def _record_holder(handle: IO[str], command: str | None) -> None:
-    info = {
-        "pid": os.getpid(),
-        "host": socket.gethostname(),
-        "command": command or " ".join(["reconciler", *sys.argv[1:]]),
-        "startedAt": format_time(datetime.now(UTC)),
-    }
-    handle.seek(0)
-    handle.truncate()
-    handle.write(json.dumps(info) + "\n")
-    handle.flush()
-    os.fsync(handle.fileno())
-
-
-def _read_holder(handle: IO[str]) -> dict[str, Any] | None:
-    handle.seek(0)
-    try:
-        info = json.loads(handle.read() or "null")
-    except json.JSONDecodeError:
-        return None  # the holder is still writing its details
-    return info if isinstance(info, dict) else None
