@@ -269,7 +269,13 @@ class PlatformClient(PreviewsClient):
     # Segments, merge policies, data access
 
     def list_segment_definitions(self, *, deadline: float | None = None) -> list[SegmentDefinition]:
-        """Every segment definition of the sandbox (paged by `start`/`limit`)."""
+        """Every segment definition of the sandbox (paged by `start`/`limit`).
+
+        The first complete listing is kept for the life of the client (one command: the plan's
+        reference checks and its estimates ask once); a listing that failed is not kept.
+        """
+        if self._segment_definitions is not None:
+            return list(self._segment_definitions)
         path = f"{UPS}/segment/definitions"
         found: dict[str, SegmentDefinition] = {}
         pages = self._start_limit_pages(
@@ -278,6 +284,7 @@ class PlatformClient(PreviewsClient):
         for response, raw in pages:
             segment = parse_model(SegmentDefinition, raw, response, "GET", path)
             found.setdefault(segment.id, segment)
+        self._segment_definitions = tuple(found.values())
         return list(found.values())
 
     def get_merge_policy(self, policy_id: str) -> MergePolicy | None:

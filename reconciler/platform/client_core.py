@@ -16,6 +16,7 @@ from reconciler.platform.answers import json_of, parse_model, unexpected
 from reconciler.platform.auth import Credentials, Endpoints
 from reconciler.platform.errors import NotFoundError
 from reconciler.platform.estimates import Estimate
+from reconciler.platform.models import SegmentDefinition
 from reconciler.platform.paging import (
     catalog_entries,
     endless_message,
@@ -77,6 +78,9 @@ class ClientCore:
         self._estimates: dict[EstimateKey, Estimate] = {}
         self._previews: dict[EstimateKey, str] = {}
         self.previews_started = 0
+        # list_segment_definitions: the first complete listing, kept for the life of the client
+        # (one command), so a plan's reference checks and its estimates share one listing.
+        self._segment_definitions: tuple[SegmentDefinition, ...] | None = None
 
     @property
     def calls(self) -> int:

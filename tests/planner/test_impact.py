@@ -19,9 +19,10 @@ from reconciler.emulator.server import RunningEmulator, start_in_thread
 from reconciler.engine.connect import local_credentials, local_endpoints
 from reconciler.engine.impact import estimate_impact
 from reconciler.engine.model import Action, Plan
-from reconciler.engine.plan_reads import PlanReads
+from reconciler.engine.plan_reads import PlanReads, read_for_actions
 from reconciler.platform import PlatformClient
 from reconciler.spec.canonical import canonical_request
+from reconciler.spec.loader import SpecSet
 from reconciler.spec.models import ExportJobDoc
 from reconciler.state import ExportJobResource, Run, State
 from reconciler.state.models import BatchRef
@@ -342,3 +343,16 @@ def test_a_saved_plan_keeps_the_impact_and_the_block(
     assert back == plan
     assert back.to_dict()["actions"][0]["impact"]["profiles"] == members(NEWSLETTER)
     assert [f.finding for f in back.findings] == ["blocked"]
+
+
+def test_references_and_estimates_share_one_segment_listing(
+    client: PlatformClient, emulator: RunningEmulator
+) -> None:
+    docs = [job_doc(f"j{i}", filter=segments(NEWSLETTER, FIREFOX)) for i in range(3)]
+    spec_set = SpecSet({}, {d.metadata.name: d for d in docs}, {}, "digest")
+    admin(emulator, "stats", method="DELETE")
+    plan = read_for_actions(client, plan_of(*(create(d) for d in docs)), spec_set, PlanReads(True))
+    assert {impact_of(plan, d.address).state for d in docs} == {"ready"}
+    routes = admin(emulator, "stats", method="GET")["routes"]
+    assert routes.get("GET /data/core/ups/segment/definitions") == 1
+    assert routes.get("POST /data/core/ups/preview") == 1
