@@ -217,3 +217,23 @@ def test_an_empty_state_has_no_lineage(tmp_path: Path) -> None:
     code, _, err = lineage(root, "42")
     assert code == 1 and "no run in the state of sandbox 'dev'" in err
     assert str(root / ".reconciler" / "state" / "dev.json") in err
+
+
+def test_both_backends_answer_every_id_alike(tmp_path: Path, pg_store: PostgresStore) -> None:
+    local = StateStore(tmp_path / "prod.json", "prod")
+    for store in (local, pg_store):
+        with store.lock("test") as writer:
+            writer.read()
+            writer.write(history())
+    state = local.read()
+    runs = [r for res in state.resources.values() for r in getattr(res, "runs", [])]
+    runs += [r for e in state.retired for r in getattr(e.resource, "runs", [])]
+    idents = [(r.jobId, None) for r in runs] + [(None, r.batchId) for r in runs if r.batchId]
+    idents += [(None, "sb-a"), (None, "sb-b"), (999, "999"), (None, "nothing")]
+    for job_id, batch_id in idents:
+        for others in (0, 3, 10):
+            on_file = local.find_runs(job_id=job_id, batch_id=batch_id, others=others)
+            on_pg = pg_store.find_runs(job_id=job_id, batch_id=batch_id, others=others)
+            assert on_file == on_pg, (job_id, batch_id, others)
+    [hit] = local.find_runs(job_id=114, others=3)
+    assert [o.run.jobId for o in hit.others] == [113, 112, 111] and hit.more == 11
