@@ -3,7 +3,7 @@
 The join of state and live listings is the audit's (`audit_entries`): every dataset and export
 job of the sandbox, managed or not. This module groups those entries into exports (a managed or
 retired document with all its runs; unmanaged jobs grouped by what they write where), the
-datasets with what writes into them, and the drift the listing shows.
+datasets with what writes into them, and the open drift (the planner's findings: findings.py).
 """
 
 from __future__ import annotations
@@ -16,12 +16,16 @@ from datetime import UTC, datetime
 
 from reconciler.config import Settings
 from reconciler.engine.audit import audit_entries, document_labels, with_record_counts
+from reconciler.engine.model import DriftFinding
 from reconciler.engine.workflow import Console, open_client, store_for
 from reconciler.platform import CatalogDataset, ExportJobRecord, PlatformClient
 from reconciler.platform.models import UnreadableRecord
 from reconciler.render.audit import AuditEntry
 from reconciler.report.drift import DriftItem as DriftItem  # re-exported: its old home
-from reconciler.report.drift import drift_items
+from reconciler.report.drift import drift_item
+from reconciler.report.findings import open_drift
+from reconciler.spec.errors import SpecErrors
+from reconciler.spec.loader import SpecSet, load_specs
 from reconciler.state import DatasetResource, ExportJobResource, Run, State
 
 # How a job status is drawn: the four kinds of the timeline, and `unknown` for the rest.
@@ -151,10 +155,12 @@ def build_report(
     at: datetime,
     notes: Sequence[str] = (),
     records: Mapping[str, int] | None = None,
+    findings: Sequence[DriftFinding] = (),
 ) -> ReportData:
     """Group audit entries (from `audit_entries`) into the report's value.
 
     `records`: records written by job id (see `record_counts`), else each entry's own count.
+    `findings`: the open drift, the planner's (`report.findings.open_drift`).
     """
     counts = records or {}
     recorded: dict[int, Run] = {}
@@ -220,7 +226,7 @@ def build_report(
         generated_at=at,
         exports=tuple(exports),
         datasets=_datasets(state, entries, exports),
-        drift=drift_items(state, datasets, exports),
+        drift=tuple(drift_item(f) for f in findings),
         notes=tuple(notes),
         start=min(times) if times else None,
         end=max([*times, at]) if times else None,
@@ -380,6 +386,7 @@ def gather(settings: Settings, console: Console) -> ReportData:
     """Read the state, the documents' owner labels and the sandbox's listings into a report."""
     state = store_for(settings).read()
     labels = document_labels(settings, console)
+    specs = _specs_or_none(settings)
     unreadable: list[UnreadableRecord] = []
     with open_client(settings, console) as client:
         datasets = list(client.iter_datasets())
@@ -388,6 +395,11 @@ def gather(settings: Settings, console: Console) -> ReportData:
         entries = audit_entries(state, datasets, jobs, labels)
         records = record_counts(client, entries)
     notes = []
+    findings: tuple[DriftFinding, ...] = ()
+    if specs is None:
+        notes.append("open drift is not shown: the specs do not validate (reconciler validate)")
+    else:
+        findings = open_drift(specs, state, datasets, jobs, unreadable, at)
     if unreadable:
         ids = ", ".join(str(u.id) if u.id is not None else "(no id)" for u in unreadable)
         notes.append(f"{len(unreadable)} export job record(s) could not be read ({ids})")
@@ -400,4 +412,12 @@ def gather(settings: Settings, console: Console) -> ReportData:
         at=at,
         notes=notes,
         records=records,
+        findings=findings,
     )
+
+
+def _specs_or_none(settings: Settings) -> SpecSet | None:
+    try:
+        return load_specs(settings)
+    except SpecErrors:
+        return None  # document_labels has said so

@@ -53,7 +53,7 @@ nav a { margin-right: 12px; }
 <table><tr><th>Subject</th><th>Kind</th><th>Detail</th></tr>
 {% for item in data.drift %}<tr><td><code>{{ item.subject }}</code></td><td>{{ item.kind }}</td><td>{{ item.detail }}</td></tr>
 {% endfor %}</table>
-{% else %}<p>No drift: the listing matches the state.</p>{% endif %}
+{% else %}<p>No drift: <code>reconciler plan --refresh-only</code> finds nothing.</p>{% endif %}
 
 <h2 id="exports">Exports</h2>
 <p class="small">Each chart: the runs on the time axis every chart shares (a run spans from its creation to

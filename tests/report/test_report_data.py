@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from engine_harness import Project
 
 from reconciler.engine.audit import audit_entries
 from reconciler.engine.connect import LOCAL_ENDPOINT_ENV
+from reconciler.engine.model import DriftFinding
 from reconciler.engine.workflow import Console, settings_for
 from reconciler.platform import CatalogDataset, ExportJobRecord
 from reconciler.report.data import ReportData, build_report, gather
@@ -63,8 +65,12 @@ def test_gather_shows_every_export_with_owners_runs_records_drift_and_datasets(
     assert len(unmanaged) == 1 and unmanaged[0].dataset_id == crm.datasetId
     assert unmanaged[0].labels == () and len(unmanaged[0].runs) == 1
 
+    # The open drift is the planner's: what `plan --refresh-only` finds.
     kinds = {(d.subject, d.kind) for d in data.drift}
-    assert (unmanaged[0].title, "unmanaged writer") in kinds
+    refresh_only = applied_project.run("plan", "--refresh-only", "--format", "json")
+    planned = {(f["address"], f["finding"]) for f in json.loads(refresh_only.out)["findings"]}
+    assert kinds == planned
+    assert (f"exportjob@{unmanaged[0].runs[0].job_id}", "unmanaged") in kinds
     failed_newest = [e.key for e in data.exports if e.managed and e.runs[-1].status == "FAILED"]
     for address in failed_newest:
         assert (address, "failed") in kinds
@@ -93,7 +99,7 @@ def test_report_command_writes_one_self_contained_file(
     for address in ("exportjob/daily-emails", "exportjob/newsletter-audience"):
         assert re.search(f'<svg class="chart" id="chart-\\d+" data-export="{address}"', html)
     assert "team=crm" in html and "owner=marketing-ops" in html
-    assert "unmanaged writer" in html and "Made in the UI" in html
+    assert "claimed by no document" in html and "Made in the UI" in html
 
 
 @pytest.mark.parametrize(
@@ -193,12 +199,14 @@ def _report(
     return build_report(state, entries, datasets, jobs, sandbox="s", at=AT)
 
 
-def test_cancelled_outside_the_tool_is_drift_and_a_cancel_it_asked_for_is_not() -> None:
+def test_the_report_lists_the_findings_it_is_given() -> None:
     ds = [CatalogDataset(id="ds1", name="D")]
-    outside = _report(_state(_run(1, "CANCELLED", 2)), [_job(1, "CANCELLED", 2)], ds)
-    assert [(d.subject, d.kind) for d in outside.drift] == [("exportjob/e", "cancelled")]
-    asked = _state(_run(1, "CANCELLED", 2, cancelledAt=AT - timedelta(hours=1)))
-    assert _report(asked, [_job(1, "CANCELLED", 2)], ds).drift == ()
+    finding = DriftFinding("exportjob/e", "cancelled", "job 1 was cancelled outside")
+    entries = audit_entries(_state(), ds, [], {})
+    data = build_report(_state(), entries, ds, [], sandbox="s", at=AT, findings=[finding])
+    assert [(d.subject, d.kind, d.detail) for d in data.drift] == [
+        ("exportjob/e", "cancelled", "job 1 was cancelled outside")
+    ]
 
 
 def test_runs_no_longer_listed_keep_their_recorded_status_and_a_deleted_dataset_is_drift() -> None:
@@ -211,8 +219,7 @@ def test_runs_no_longer_listed_keep_their_recorded_status_and_a_deleted_dataset_
     ]
     assert export.counts["in flight"] == 1 and export.counts["succeeded"] == 1
     assert dict(export.labels) == {"team": "x"}
-    kinds = [(d.subject, d.kind) for d in data.drift]
-    assert kinds == [("dataset/d", "deleted"), ("exportjob/e", "run missing")]
+    assert data.drift == ()  # the drift is what the planner found (none given here)
     (ds,) = data.datasets
     assert not ds.present and ds.writers[0].runs == 2
     html = render_report(data)
@@ -233,8 +240,6 @@ def test_unmanaged_jobs_alike_form_one_export_and_text_is_escaped() -> None:
     assert in_flight.category == "in flight" and in_flight.finished is None
     html = render_report(data)
     assert "<b>odd</b>" not in html and "&lt;b&gt;odd&lt;/b&gt;" in html
-    # the writer into the managed dataset is drift; the one into the unmanaged one is not
-    assert [d.kind for d in data.drift] == ["unmanaged writer"]
 
 
 def test_unmanaged_jobs_that_ask_for_different_fields_are_told_apart() -> None:
