@@ -12,6 +12,12 @@ import pytest
 from reconciler.engine.plan_reads import NO_ESTIMATE_ENV, PlanReads
 
 
+def test_the_suite_switch_is_the_engine_variable() -> None:
+    from tests.conftest import NO_ESTIMATE_ENV as SUITE_SWITCH
+
+    assert SUITE_SWITCH == NO_ESTIMATE_ENV
+
+
 def test_an_unmarked_test_plans_without_estimates() -> None:
     assert os.environ.get(NO_ESTIMATE_ENV) == "1"
     assert PlanReads().estimate is False
