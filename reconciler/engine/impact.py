@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 RUN_STARTING = ("create", "replace", "rerun")
 _REASON_CHARS = 120  # a failure's reason is a few words, not the platform's whole answer
+_CUT_SHORT = "cut short by the deadline"  # a side read's error that means pending, not failed
+_PENDING = "not settled within the estimate timeout"
 
 
 class _Specs(Protocol):
@@ -190,7 +192,7 @@ def _side_reads(
 
 def _short(exc: PlatformError, deadline: float) -> str:
     if time.monotonic() >= deadline:
-        return "pending"  # cut short by the deadline: not a failure
+        return _CUT_SHORT
     text = str(exc)
     return text if len(text) <= _REASON_CHARS else text[: _REASON_CHARS - 3] + "..."
 
@@ -200,8 +202,8 @@ def _expression(w: _Wanted, side: _SideReads) -> str | Impact:
 
     def failed(reason: str) -> Impact:
         base = Impact("failed", "segments", segments=w.segments, merge_policy_id=w.merge_policy_id)
-        if reason == "pending":
-            return replace(base, state="pending", reason="not settled within the estimate timeout")
+        if reason == _CUT_SHORT:
+            return replace(base, state="pending", reason=_PENDING)
         return replace(base, reason=reason)
 
     if side.definitions is None:
@@ -221,8 +223,8 @@ def _expression(w: _Wanted, side: _SideReads) -> str | Impact:
 def _store_impact(side: _SideReads) -> Impact:
     if side.total is None:
         reason = side.total_error or "the profile store total was not read"
-        if reason == "pending":
-            return Impact("pending", "store", reason="not settled within the estimate timeout")
+        if reason == _CUT_SHORT:
+            return Impact("pending", "store", reason=_PENDING)
         return Impact("failed", "store", reason=reason)
     return Impact("ready", "store", profiles=side.total, low=side.total, high=side.total)
 

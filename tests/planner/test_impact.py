@@ -356,3 +356,18 @@ def test_references_and_estimates_share_one_segment_listing(
     routes = admin(emulator, "stats", method="GET")["routes"]
     assert routes.get("GET /data/core/ups/segment/definitions") == 1
     assert routes.get("POST /data/core/ups/preview") == 1
+
+
+def test_a_slow_store_total_is_pending_within_the_timeout(
+    client: PlatformClient, emulator: RunningEmulator
+) -> None:
+    slow = {"endpoint": "GET /data/core/ups/previewsamplestatus", "latency_ms": 4000}
+    admin(emulator, "faults", slow)
+    doc = job_doc("all", maxProfiles=1)
+    started = time.monotonic()
+    plan = estimate_impact(
+        client, plan_of(create(doc)), specs(doc), PlanReads(True, estimate_timeout_s=1.0)
+    )
+    assert time.monotonic() - started < 2.5
+    impact = impact_of(plan, doc.address)
+    assert impact.state == "pending" and impact.basis == "store" and not plan.findings
