@@ -125,9 +125,11 @@ def emulator_serve(
     from reconciler.emulator.server import EmulatorStartError, serve
 
     try:
-        serve(host, port, data_dir, profile=profile)
+        serve(host, port, data_dir, profile=profile)  # returns on Ctrl-C (or SIGTERM)
     except EmulatorStartError as exc:
         raise click.ClickException(str(exc)) from None
+    # the one line of a stop (after the terminal's ^C): exit 0, nothing lost
+    click.echo(f"local platform stopped; its data is kept in {data_dir}", err=True)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,7 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 from engine_harness import Project
 
 BOTH_PROFILES = True
@@ -36,7 +36,7 @@ def test_json_report_of_a_first_apply_with_wait(project: Project) -> None:
     for action in report["actions"]:
         res = state.resources[action["address"]]
         if action["kind"] == "dataset":
-            assert action["datasetId"] == res.datasetId  # type: ignore[union-attr]
+            assert action["datasetId"] == res.datasetId
         else:
             assert action["jobId"] == res.newest_run().jobId  # type: ignore[union-attr]
     assert {r["status"] for r in report["runs"]} == {"SUCCEEDED"} and len(report["runs"]) == 2
