@@ -164,6 +164,10 @@ def audit_entries(
                 _ms(job.creationTime),
                 labels=owner_labels(claim[0] if claim else None),
                 retired=claim[2] if claim else False,
+                commit=run.commit if run else None,
+                actor=run.actor if run else None,
+                ciRun=run.ciRun if run else None,
+                toolVersion=run.toolVersion if run else None,
             )
         )
     for job_id, (address, run, retired) in runs.items():
@@ -181,6 +185,10 @@ def audit_entries(
                     run.createdAt,
                     labels=owner_labels(address),
                     retired=retired,
+                    commit=run.commit,
+                    actor=run.actor,
+                    ciRun=run.ciRun,
+                    toolVersion=run.toolVersion,
                 )
             )
     return _mark_newest(_sorted(entries))

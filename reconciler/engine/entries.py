@@ -19,6 +19,11 @@ class StatusEntry:
     finished_at: str | None = None
     runs: int = 0
     note: str = ""
+    # the newest run's provenance (who and what started it; None on runs recorded before it)
+    commit: str | None = None
+    actor: str | None = None
+    ci_run: str | None = None
+    tool_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -39,3 +44,8 @@ class AuditEntry:
     newest: bool = False  # the newest run of its document
     records: int | None = None  # records written, summed over the Catalog batches
     retired: bool = False  # managedBy is a removed document (kept as history by `forget`)
+    # a recorded run's provenance (who and what started or adopted it)
+    commit: str | None = None
+    actor: str | None = None
+    ciRun: str | None = None
+    toolVersion: str | None = None

@@ -102,6 +102,10 @@ def status_entries(state: State, live: LiveSnapshot) -> list[StatusEntry]:
                 finished_at=format_time(newest.finishedAt) if newest.finishedAt else None,
                 runs=len(res.runs),
                 note=newest.reason,
+                commit=newest.commit,
+                actor=newest.actor,
+                ci_run=newest.ciRun,
+                tool_version=newest.toolVersion,
             )
         )
     return entries

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from reconciler.engine.entries import AuditEntry
-from reconciler.render.status import table, terminal_width
+from reconciler.render.status import by_text, table, terminal_width
 
 __all__ = ["AUDIT_COLUMNS", "AuditEntry", "format_age", "render_audit", "summary_line"]
 
@@ -33,6 +33,10 @@ AUDIT_COLUMNS = (
     "records",
     "fingerprint",
     "reason",
+    "commit",
+    "actor",
+    "ciRun",
+    "toolVersion",
 )
 
 
@@ -76,6 +80,10 @@ def _record(entry: AuditEntry, now: datetime) -> dict[str, object]:
         "records": entry.records,
         "fingerprint": entry.fingerprint,
         "reason": entry.reason,
+        "commit": entry.commit,
+        "actor": entry.actor,
+        "ciRun": entry.ciRun,
+        "toolVersion": entry.toolVersion,
     }
 
 
@@ -125,6 +133,7 @@ def _human_rows(entries: Sequence[AuditEntry], now: datetime) -> list[tuple[str,
                 ",".join(f"{k}={v}" for k, v in e.labels) or "-",
                 ("newest" if e.newest else "-") if e.type == "exportjob" else "-",
                 format_age(_age(e, now)),
+                by_text(e.actor, e.commit),
                 e.datasetId or "-",
                 ",".join(e.batches) or "-",
                 "-" if e.records is None else f"{e.records:,}",
@@ -142,6 +151,7 @@ _HUMAN_HEADER = (
     "LABELS",
     "RUN",
     "AGE",
+    "BY",
     "DATASET",
     "BATCHES",
     "RECORDS",

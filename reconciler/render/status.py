@@ -10,7 +10,7 @@ from dataclasses import asdict
 
 from reconciler.engine.entries import StatusEntry
 
-__all__ = ["StatusEntry", "render_status", "table", "terminal_width"]
+__all__ = ["StatusEntry", "by_text", "render_status", "table", "terminal_width"]
 
 
 def render_status(
@@ -22,7 +22,7 @@ def render_status(
         return json.dumps(doc, indent=2) + "\n"
     if not entries:
         return "No managed resources in state; run 'reconciler apply' first.\n"
-    header = ("ADDRESS", "STATUS", "DATASET", "JOB", "RUNS", "FINISHED", "BATCHES")
+    header = ("ADDRESS", "STATUS", "DATASET", "JOB", "RUNS", "FINISHED", "BY", "BATCHES")
     rows = [header] + [
         (
             e.address,
@@ -31,11 +31,18 @@ def render_status(
             str(e.job_id) if e.job_id is not None else "-",
             str(e.runs) if e.kind == "exportjob" else "-",
             e.finished_at or "-",
+            by_text(e.actor, e.commit),
             ",".join(e.batches) or "-",
         )
         for e in entries
     ]
     return table(rows, terminal_width() if width == -1 else width)
+
+
+def by_text(actor: str | None, commit: str | None) -> str:
+    """Who started a run, short: `octo at 1a2b3c4`, `octo`, `at 1a2b3c4`, or `-`."""
+    short = f"at {commit[:7]}" if commit else ""
+    return " ".join(part for part in (actor or "", short) if part) or "-"
 
 
 def _json_entry(entry: StatusEntry) -> dict[str, object]:

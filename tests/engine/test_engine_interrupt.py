@@ -87,8 +87,9 @@ def test_ctrl_c_during_wait_names_the_runs_that_keep_running(project: Project) -
     assert again.code == 0, again.err
     state = project.state()
     for address, job_id in jobs.items():  # the same runs picked up, none started again
-        newest = state.resources[address].newest_run()  # type: ignore[union-attr]
-        assert (newest.jobId, newest.status) == (job_id, "SUCCEEDED")
+        res = state.export_job(address)
+        newest = res.newest_run() if res is not None else None
+        assert newest is not None and (newest.jobId, newest.status) == (job_id, "SUCCEEDED")
 
 
 def test_ctrl_c_during_a_create_keeps_its_intent_for_the_next_apply(project: Project) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
@@ -66,6 +67,17 @@ def test_apply_records_commit_actor_ci_run_and_version(committed: tuple[Project,
         assert run.actor == "octo-engineer"
         assert run.ciRun == "https://github.example.com/data/specs/actions/runs/4242"
         assert run.toolVersion == __version__
+    # status and audit show it: JSON carries each field, text says who and at which commit
+    status = json.loads(project.run("status", "--format", "json").out)["resources"]
+    jobs = [r for r in status if r["kind"] == "exportjob"]
+    assert {(r["commit"], r["actor"], r["ciRun"], r["toolVersion"]) for r in jobs} == {
+        (head, "octo-engineer", runs[0].ciRun, __version__)
+    }
+    assert f"octo-engineer at {head[:7]}" in project.run("status").out
+    objects = json.loads(project.run("audit", "--format", "json").out)["objects"]
+    managed = [o for o in objects if o["type"] == "exportjob" and o["managedBy"]]
+    assert len(managed) == 2 and {o["actor"] for o in managed} == {"octo-engineer"}
+    assert {o["commit"] for o in managed} == {head}
 
 
 def test_a_replace_records_the_new_commit_and_an_import_its_own(

@@ -68,6 +68,10 @@ def sample() -> list[AuditEntry]:
             labels=(("team", "crm"),),
             newest=True,
             records=1250,
+            commit="0123abcd" * 5,
+            actor="octo-engineer",
+            ciRun="https://github.com/data/specs/actions/runs/4242",
+            toolVersion="0.1.0",
         ),
         AuditEntry(
             "exportjob",
@@ -130,6 +134,14 @@ def test_json_and_csv_carry_every_column() -> None:
     assert len(rows) == len(objects)
     assert rows[3]["labels"] == "team=crm" and rows[3]["records"] == "1250"
     assert rows[5]["batches"] == "b1;b2"
+    assert rows[3]["actor"] == "octo-engineer" and rows[3]["commit"] == "0123abcd" * 5
+    assert objects[3]["ciRun"] == "https://github.com/data/specs/actions/runs/4242"
+    assert objects[3]["toolVersion"] == "0.1.0" and objects[0]["actor"] is None
+
+
+def test_text_says_who_started_a_run() -> None:
+    text = render_audit(sample(), "text", NOW, width=None)
+    assert "octo-engineer at 0123abc" in text.splitlines()[4]
 
 
 def test_empty_audit() -> None:

@@ -15,6 +15,10 @@ ENTRY = StatusEntry(
     batches=("b1",),
     finished_at="2026-11-22T12:00:00Z",
     runs=2,
+    commit="0123abcd" * 5,
+    actor="octo-engineer",
+    ci_run="https://github.com/data/specs/actions/runs/4242",
+    tool_version="0.1.0",
 )
 
 
@@ -30,6 +34,10 @@ def test_json_keys_are_camel_case() -> None:
         "finishedAt": "2026-11-22T12:00:00Z",
         "runs": 2,
         "note": "",
+        "commit": "0123abcd" * 5,
+        "actor": "octo-engineer",
+        "ciRun": "https://github.com/data/specs/actions/runs/4242",
+        "toolVersion": "0.1.0",
     }
 
 
@@ -42,9 +50,10 @@ def test_text_table() -> None:
         "JOB",
         "RUNS",
         "FINISHED",
+        "BY",
         "BATCHES",
     ]
-    assert "24001" in text and "b1" in text
+    assert "24001" in text and "b1" in text and "octo-engineer at 0123abc" in text
 
 
 def test_text_fits_the_width_and_json_keeps_everything() -> None:
