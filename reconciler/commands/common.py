@@ -48,6 +48,15 @@ def _write(text: str) -> None:
     sys.stdout.flush()
 
 
+def _confirm(question: str) -> bool:
+    """The approval question; Ctrl-C or end of input there is a no (nothing was changed)."""
+    try:
+        return click.confirm(question, default=False)
+    except click.Abort:
+        click.echo("", err=True)  # past the ^C on the question's line
+        return False
+
+
 def view_for(ctx: click.Context, fmt: str = "text", *, live_line: bool = False) -> Events:
     """The events view of a command: text lines, a terminal's status line, or quiet for a
     machine format (stdout keeps one document)."""
@@ -84,7 +93,7 @@ def engine(ctx: click.Context, events: Events | None = None) -> tuple[Settings, 
         verbose=options.verbose,
         interactive=sys.stdin.isatty(),
         tty=sys.stdout.isatty(),
-        confirm=lambda question: click.confirm(question, default=False),
+        confirm=_confirm,
         events=events if events is not None else MachineView(err),
     )
     return settings_for(options.project_dir, options.sandbox), console

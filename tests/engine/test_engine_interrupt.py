@@ -50,6 +50,15 @@ def test_answering_no_changes_nothing(project: Project) -> None:
     assert not project.state_path.exists() or not project.state().resources
 
 
+def test_ctrl_c_at_the_question_is_a_no(project: Project) -> None:
+    child = spawn(project, "apply")
+    child.expect_exact("Apply these changes? [y/N]: ")
+    child.sendintr()
+    code, shown = finish(child)
+    assert code == 1 and shown.strip().endswith("error: apply cancelled; nothing was changed")
+    assert not project.state_path.exists() or not project.state().resources
+
+
 def test_answering_yes_applies_and_closes_with_the_summary(project: Project) -> None:
     child = spawn(project, "apply", "--wait")
     child.expect("Plan: 4 to create")
