@@ -137,3 +137,29 @@ def _cli(project: Project) -> list[str]:
     import sys
 
     return [sys.executable, "-m", "reconciler", "-C", str(project.root)]
+
+
+def test_a_stopped_address_is_in_the_summary_and_the_report(project: Project) -> None:
+    """Three creates in a row with no answer and no job: that address stops, the rest go on."""
+    project.admin(
+        "POST",
+        "/faults",
+        {"endpoint": "POST /data/core/ups/export/jobs", "schedule": ["500", "500", "500"]},
+    )
+    try:
+        done = project.run("apply", "--auto-approve", "--format", "json")
+    finally:
+        project.admin("DELETE", "/faults")
+    assert done.code == 1
+    report = _report(done.out)
+    assert report["outcome"] == "partial" and report["error"]["type"] == "AddressesStopped"
+    [stopped] = report["stopped"]
+    assert stopped["message"].startswith(f"{stopped['address']}: stopped: three creates")
+    results = {a["address"]: a["result"] for a in report["actions"]}
+    assert results[stopped["address"]] == "skipped"
+    assert sorted(results.values()) == ["done", "done", "done", "skipped"]
+    assert report["summary"]["skipped"] == 1 and report["summary"]["created"] == 3
+    assert done.err.strip().splitlines() == [f"error: {report['error']['message']}"]
+    again = project.run("apply", "--auto-approve")  # the next apply carries it out
+    assert again.code == 0, again.err
+    assert "Summary: 1 created, 0 replaced, 0 cancelled, 0 failed, " in again.out
