@@ -69,6 +69,7 @@ class Executor(Waiting):
                 self._outcome(action, "skipped", blocked)
                 continue
             handler = self._dataset_action if action.kind == "dataset" else self._export_job_action
+            before = self.state.dataset(action.address) if action.kind == "dataset" else None
             try:
                 line = handler(action)
             except AddressStopped as stop:
@@ -82,10 +83,13 @@ class Executor(Waiting):
                     self._outcome(later, "skipped", f"{later.address}: not reached")
                 raise
             done.append(line)
-            self.events.action_done(self._outcome(action, "done", line))
+            gone = before.datasetId if before is not None else None  # a delete's, a forget's
+            self.events.action_done(self._outcome(action, "done", line, gone))
         return done
 
-    def _outcome(self, action: Action, result: str, line: str) -> ActionOutcome:
+    def _outcome(
+        self, action: Action, result: str, line: str, before: str | None = None
+    ) -> ActionOutcome:
         """Record what became of one action (the ids it made or touched, from the state)."""
         job_id = dataset_id = None
         if result == "done" and action.kind == "exportjob":
@@ -96,7 +100,7 @@ class Executor(Waiting):
                 job_id = action.cancel_job_id
         elif result == "done":
             res = self.state.dataset(action.address)
-            dataset_id = res.datasetId if res is not None else action.adopt_id
+            dataset_id = res.datasetId if res is not None else before or action.adopt_id
         outcome = ActionOutcome(
             action.address,
             action.kind,
