@@ -163,3 +163,32 @@ def _free_port() -> int:
 def _no_estimates(monkeypatch: pytest.MonkeyPatch) -> None:
     """The spawned CLI skips impact estimates, like the in-process runs."""
     monkeypatch.setenv("RECONCILER_NO_ESTIMATE", "1")
+
+
+def test_ctrl_c_during_wait_still_writes_the_json_report(project: Project) -> None:
+    import json
+
+    project.admin("POST", "/config", {"job_processing_seconds": 120})
+    try:
+        child = spawn(project, "apply", "--auto-approve", "--wait", "--format", "json")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # both runs started: the apply is following them
+            res = project.state().export_job("exportjob/newsletter-audience")
+            if res is not None and res.runs:
+                break
+            time.sleep(0.1)
+        time.sleep(0.5)
+        child.sendintr()
+        code, shown = finish(child)
+    finally:
+        project.admin("POST", "/config", {"job_processing_seconds": 0.3})
+        project.admin("POST", "/clock", {"advance_seconds": 180})
+    assert code == 130, shown
+    document, error = shown.strip().rsplit("\n", 1)
+    report = json.loads(document)
+    assert report["outcome"] == "interrupted" and error == "error: interrupted"
+    assert report["error"] == {"type": "KeyboardInterrupt", "message": "interrupted"}
+    assert sorted(r["address"] for r in report["inFlight"]) == [
+        "exportjob/daily-emails",
+        "exportjob/newsletter-audience",
+    ]
