@@ -14,7 +14,10 @@ def one_line_error(err: str) -> str:
     return lines[0]
 
 
-def test_a_rejected_job_stops_apply_with_a_truthful_state(project: Project) -> None:
+def test_an_unknown_merge_policy_holds_the_job_back_with_a_truthful_state(
+    project: Project,
+) -> None:
+    # Caught at plan time (issue 14): the plan names the id, apply does the rest and exits 1.
     project.write(
         "specs/exports/bad.yaml",
         "apiVersion: reconciler/v1\nkind: ExportJob\nmetadata: {name: bad}\nspec:\n"
@@ -24,7 +27,8 @@ def test_a_rejected_job_stops_apply_with_a_truthful_state(project: Project) -> N
     result = project.run("apply", "--auto-approve")
     assert result.code == 1
     message = one_line_error(result.err)
-    assert "no-such-merge-policy" in message or "mergePolicy" in message
+    assert "exportjob/bad" in message and "held back" in message
+    assert "no-such-merge-policy" in result.out
     state = project.state()
     assert state.pending == []  # the failed POST left no intent behind
     assert state.dataset("dataset/crm-profiles") is not None  # done before the failure: recorded
