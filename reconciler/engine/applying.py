@@ -271,7 +271,7 @@ def _plan_to_apply(
     fresh = make_plan(
         specs, executor.state, live, now=platform_time(live), targets=targets, replace=replace
     )
-    return read_for_actions(executor.client, fresh, specs, reads)
+    return read_for_actions(executor.client, fresh, specs, reads, executor.state)
 
 
 def _follow(

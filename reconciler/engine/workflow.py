@@ -99,7 +99,7 @@ def plan(
             refresh_only=refresh_only,
             replace=replace,
         )
-        result = read_for_actions(client, result, specs, reads or PlanReads())
+        result = read_for_actions(client, result, specs, reads or PlanReads(), observed)
     pending_note(state, console)
     if out is not None:
         write_atomic(out, result.to_json())
