@@ -70,7 +70,7 @@ def plan(
     click.echo(shown.rstrip("\n"))
     if out is not None:
         err(f"saved the plan to {out}; apply exactly it with 'reconciler apply {out}'")
-    if detailed_exitcode and result.plan.has_changes:
+    if detailed_exitcode and (result.plan.has_changes or result.held_back):
         sys.exit(2)  # main() ignores click's return value, so exit here
 
 

@@ -29,6 +29,9 @@ class PlanResult:
     where: Where
     refresh: str  # incremental | full
     saved_to: Path | None = None
+    # documents in the specs the plan's findings hold back (ambiguous, unreadable, blocked): not
+    # converged, so `--detailed-exitcode` exits 2 for them too (apply would exit 1)
+    held_back: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

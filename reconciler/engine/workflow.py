@@ -19,6 +19,7 @@ from reconciler.engine.applying import (
     RunsFailed,
     StalePlan,
     apply,
+    held_back,
     parse_timeout,
     read_plan,
     runs_failed,
@@ -103,7 +104,13 @@ def plan(
     pending_note(state, console)
     if out is not None:
         write_atomic(out, result.to_json())
-    return PlanResult(result, place, "full" if full_refresh else "incremental", saved_to=out)
+    return PlanResult(
+        result,
+        place,
+        "full" if full_refresh else "incremental",
+        saved_to=out,
+        held_back=tuple(held_back(result, specs)),
+    )
 
 
 def _report_waited(

@@ -99,6 +99,11 @@ def test_a_segment_that_does_not_exist_blocks_its_job_and_apply_does_the_rest(
     assert state.dataset("dataset/audience-exports") is not None  # its dataset was made
     with project.client() as client:
         assert all(not j.filter or not j.filter.get("segments") for j in client.iter_export_jobs())
+    # only the held-back document is left: not converged, so --detailed-exitcode still says 2
+    # (a plan exiting 0 before an apply that exits 1 would surprise a pipeline)
+    rest = project.run("plan", "--no-estimate", "--detailed-exitcode")
+    assert rest.code == 2, rest.out + rest.err
+    assert project.run("plan", "--no-estimate").code == 0
 
 
 def test_a_merge_policy_that_does_not_exist_blocks_its_job(project: Project) -> None:
