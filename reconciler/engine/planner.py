@@ -1,7 +1,7 @@
 """The pure planner: (desired documents, state, live snapshot) -> Plan. No I/O, clock or randomness.
 
 The semantics are written down in docs/engine.md; these modules are their only implementation:
-`plan_datasets`, `plan_jobs` (adoption decided for every document at once), `plan_removals`
+`plan_datasets`, `plan_adoption` (decided for every document at once), `plan_jobs`, `plan_removals`
 (removed documents, unmanaged objects), and here what holds across them: --target with its
 prerequisites, and unreadable job records. `record_observations` (in `observations`) is the
 other pure half: it folds a snapshot's facts into the state.
@@ -15,6 +15,7 @@ from datetime import datetime
 
 from reconciler.engine.model import Action, LiveSnapshot, Plan
 from reconciler.engine.observations import record_observations
+from reconciler.engine.plan_adoption import decide_adoptions
 from reconciler.engine.plan_context import (
     BLOCKED,
     UNREADABLE,
@@ -23,7 +24,7 @@ from reconciler.engine.plan_context import (
     unmanaged_address,
 )
 from reconciler.engine.plan_datasets import ADDRESS_TAG, dataset_request, plan_dataset
-from reconciler.engine.plan_jobs import decide_adoptions, plan_export_job
+from reconciler.engine.plan_jobs import plan_export_job
 from reconciler.engine.plan_removals import find_unmanaged, plan_removed
 from reconciler.errors import ReconcilerError
 from reconciler.state.models import ExportJobResource, State
