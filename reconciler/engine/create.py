@@ -81,7 +81,7 @@ def job_candidates(
         for r in records
         if (mark is None or r.id > mark)
         and r.id not in claimed
-        and request_matches(intent.request, r.raw())
+        and request_matches(intent.request, r.raw(), policy_id=False)
     ]
 
 

@@ -189,7 +189,7 @@ def _not_pending(work: Planning, candidates: dict[int, Candidate]) -> dict[int, 
         for job_id, c in candidates.items()
         if not any(
             (i.watermarkJobId is None or job_id > i.watermarkJobId)
-            and request_matches(i.request, c.request)
+            and request_matches(i.request, c.request, policy_id=False)
             for i in intents
         )
     }

@@ -139,7 +139,7 @@ def _pending_finding(work: Planning, address: str, intent_id: str) -> None:
         c.job_id
         for c in adoption_candidates(work).values()
         if (intent.watermarkJobId is None or c.job_id > intent.watermarkJobId)
-        and request_matches(intent.request, c.request)
+        and request_matches(intent.request, c.request, policy_id=False)
     ]
     text = f"an earlier create's outcome is not known yet (intent {intent_id})"
     if len(made) > 1:

@@ -188,8 +188,17 @@ def _policy_agrees(wanted: Any, live: Any) -> bool:
     return bool(wanted == live)
 
 
-def request_matches(request: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
+def request_matches(
+    request: Mapping[str, Any], record: Mapping[str, Any], *, policy_id: bool = True
+) -> bool:
     """Does the live `record` not contradict `request`? (Any API shapes, normalised here.)
+
+    `policy_id=False`: the record's merge policy is no evidence either way. For finding the job
+    this tool's own POST made (the create protocol): the Profile API documents an answer whose
+    mergePolicy id differs from the one sent (api-variability.md, export job records), so
+    requiring it to agree would take the tool's own job for none and POST a twin; the watermark,
+    the destination, schema and segments still narrow it, and more than one candidate is
+    never guessed.
 
     Not equality: a top-level key the record does not carry (documented job records carry no
     `fields` and no `additionalFields`) neither proves nor refutes, and what the platform fills in
@@ -197,7 +206,11 @@ def request_matches(request: Mapping[str, Any], record: Mapping[str, Any]) -> bo
     newest), a segment's default `status` and `segmentNs`, `emptyProfiles: false`. Everything
     the record does carry is compared with what was sent.
     """
-    return normal_forms_agree(normalize_request(request), normalize_request(record))
+    wanted, live = normalize_request(request), normalize_request(record)
+    if not policy_id:
+        wanted.pop("mergePolicy", None)
+        live.pop("mergePolicy", None)
+    return normal_forms_agree(wanted, live)
 
 
 def normal_forms_agree(wanted: Mapping[str, Any], live: Mapping[str, Any]) -> bool:

@@ -97,3 +97,21 @@ def test_in_state_the_line_names_state_rm_before_the_import() -> None:
     res = resolve_jobs([intent("a")], [record(101), record(102)], claimed=set())["i-a"]
     line = ambiguity_line("exportjob/a", res, kind="exportjob", in_state=True)
     assert "'reconciler state rm exportjob/a' then 'reconciler import exportjob/a 101'" in line
+
+
+def test_a_record_naming_another_merge_policy_id_is_still_the_posts_own() -> None:
+    # The Profile guide's answer carries a mergePolicy id other than the one sent
+    # (api-variability.md): requiring them to agree would take the POST's own job for none
+    # and send a twin.
+    rewritten = record(101)
+    body = rewritten.raw()
+    body["mergePolicy"] = {"id": "0bf16e61-90e9-4204-b8fa-ad250360957b", "version": 1}
+    found = resolve_jobs([intent("a")], [ExportJobRecord.model_validate(body)], claimed=set())[
+        "i-a"
+    ]
+    assert found.outcome == "adopt" and found.record.id == 101  # type: ignore[union-attr]
+    # what still tells jobs apart does: another destination is no candidate
+    assert (
+        resolve_jobs([intent("a")], [record(102, dataset="other")], claimed=set())["i-a"].outcome
+        == "none"
+    )
