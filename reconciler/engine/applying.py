@@ -16,7 +16,7 @@ from reconciler.engine.events import Console
 from reconciler.engine.executor import Executor, WaitedRun
 from reconciler.engine.model import LiveSnapshot, Plan, is_terminal, live_changes
 from reconciler.engine.plan_reads import PlanReads, read_for_actions
-from reconciler.engine.planner import make_plan
+from reconciler.engine.planner import check_allow_large, make_plan
 from reconciler.engine.refresh import refresh
 from reconciler.engine.results import ApplyFailed, ApplyReport, InFlight
 from reconciler.engine.session import (
@@ -82,12 +82,19 @@ def apply(
     """Carry out a fresh plan (after asking) or exactly a saved one; with --wait, follow the runs."""
     timeout_s = parse_timeout(timeout)
     saved = read_plan(planfile) if planfile is not None else None
-    if saved is not None and (targets or replace):
-        option = "--target" if targets else "--replace"
+    allow_large = reads.allow_large if reads is not None else ()
+    if saved is not None and (targets or replace or allow_large):
+        option = "--target" if targets else "--replace" if replace else "--allow-large"
         raise UsageError(
             f"{option} cannot be combined with a saved plan; it applies exactly as planned"
+            + (
+                " (apply without the plan file to lift its block)"
+                if option == "--allow-large"
+                else ""
+            )
         )
     specs = load_specs(settings)
+    check_allow_large(specs, allow_large)
     store = store_for(settings)
     place = say_where(settings, store, console)
     settle_s = settle_seconds()

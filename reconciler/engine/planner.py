@@ -168,6 +168,19 @@ def _check_replace(
         )
 
 
+def check_allow_large(specs: DesiredSpecs, addresses: Iterable[str]) -> None:
+    """Each `apply --allow-large` address is an export job document (else one line, exit 1)."""
+    jobs = {doc.address for doc in specs.export_jobs.values()}
+    for address in addresses:
+        if address in jobs:
+            continue
+        guess = address if "/" in address else f"exportjob/{address}"
+        hint = f"did you mean {guess}?" if guess in jobs else _suggest(guess, jobs)
+        raise UnknownTarget(
+            f"--allow-large {address} names no export job document; {hint} (nothing was changed)"
+        )
+
+
 def _suggest(target: str, known: set[str]) -> str:
     """The closest known address of the same kind, or the kinds' address forms."""
     kind, _, name = target.partition("/")

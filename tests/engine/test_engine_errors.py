@@ -70,3 +70,17 @@ def test_targeted_apply_pulls_in_its_dataset_only(project: Project) -> None:
     result = project.run("apply", "--auto-approve", "--target", "exportjob/daily-emails")
     assert result.code == 0, result.err
     assert set(project.state().resources) == {"dataset/crm-profiles", "exportjob/daily-emails"}
+
+
+def test_allow_large_names_an_export_job_document_and_not_with_a_saved_plan(
+    project: Project,
+) -> None:
+    result = project.run("apply", "--auto-approve", "--allow-large", "exportjob/daily-email")
+    assert result.code == 1
+    assert "did you mean exportjob/daily-emails?" in one_line_error(result.err)
+    assert project.state().resources == {}  # refused before anything was done
+    saved = project.root / "saved.plan"
+    assert project.run("plan", "--out", str(saved)).code == 0
+    result = project.run("apply", str(saved), "--allow-large", "exportjob/daily-emails")
+    assert result.code == 1
+    assert "--allow-large cannot be combined with a saved plan" in one_line_error(result.err)
