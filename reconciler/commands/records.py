@@ -158,7 +158,7 @@ def state_migrate(ctx: click.Context, to: str) -> None:
     """Copy the sandbox's state between the local file and PostgreSQL, exactly."""
     from typing import cast
 
-    from reconciler.state.backends import Backend, migrate
+    from reconciler.state.backends import BACKEND_VARIABLE, Backend, configured_backend, migrate
 
     settings, _ = engine(ctx)
     done = migrate(settings, cast(Backend, to))
@@ -167,5 +167,7 @@ def state_migrate(ctx: click.Context, to: str) -> None:
         click.echo(f"copied the state {done.source} to {done.target} ({what})")
     else:
         click.echo(f"the state {done.target} already is the state {done.source} ({what})")
-    if to != settings.state_backend:
-        click.echo(f"set 'state.backend: {to}' in reconciler.yaml to use it")
+    if to != configured_backend(settings):
+        click.echo(
+            f"set 'state.backend: {to}' in reconciler.yaml (or {BACKEND_VARIABLE}={to}) to use it"
+        )

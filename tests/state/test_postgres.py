@@ -240,7 +240,9 @@ def test_migrate_round_trips_local_to_postgres_to_local(
     local.path.unlink()
     result = reconciler(project, pg_env, "state", "migrate", "--to", "local")
     assert result.returncode == 0, result.stderr
-    assert "set 'state.backend: local' in reconciler.yaml to use it" in result.stdout
+    assert "set 'state.backend: local' in reconciler.yaml (or RECONCILER_STATE_BACKEND=local)" in (
+        result.stdout
+    )
     back = local.read()
     assert back == original and back.to_json() == original.to_json()
     # again: already there, nothing written
