@@ -16,6 +16,7 @@ Cancel = Literal["immediate", "marked"]
 CancelEnd = Literal["CANCELLED", "FAILED"]
 Catalog = Literal["plain", "realistic"]
 Sandboxes = Literal["lazy", "strict"]
+PolicyEcho = Literal["sent", "other"]
 
 PROFILE_ENV = "RECONCILER_EMULATOR_PROFILE"
 PROFILES = ("cooperative", "documented")
@@ -26,6 +27,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "cancel_ends": ("CANCELLED", "FAILED"),
     "catalog": ("plain", "realistic"),
     "sandboxes": ("lazy", "strict"),
+    "policy_echo": ("sent", "other"),
 }
 
 
@@ -39,6 +41,10 @@ class Behaviour:
     cancel_ends: CancelEnd = "CANCELLED"
     catalog: Catalog = "plain"
     sandboxes: Sandboxes = "lazy"
+    # PROF: "the mergePolicy id in the answer differs from the one sent" (api-variability.md).
+    # other: job records name another id than the request's; sent: the request's (both profiles
+    # keep sent, so adoption tests see the policy; tests of the create protocol switch it).
+    policy_echo: PolicyEcho = "sent"
     # Seconds of platform clock an estimate job runs before RESULT_READY (SEG: "10 to 15 s").
     estimate_settle_seconds: float = 2.0
     # Share of the population an estimate samples; 0 = the Segmentation guide's table (the full

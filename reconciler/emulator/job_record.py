@@ -62,6 +62,13 @@ def _terse(record: dict[str, Any], request: dict[str, Any], *, listing: bool) ->
     return terse
 
 
+def _echoed_policy(emu: Emulator, policy: dict[str, Any]) -> dict[str, Any]:
+    """The record's mergePolicy: the request's, or (policy_echo: other) another stable id."""
+    if emu.behaviour.policy_echo == "other":
+        return {**policy, "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"policy/{policy['id']}"))}
+    return policy
+
+
 def render(emu: Emulator, job: Job, phase: Phase, *, listing: bool = False) -> dict[str, Any]:
     """The job record as the seeds show it (create, get and, with listing, list answers)."""
     request = job.request
@@ -109,10 +116,10 @@ def render(emu: Emulator, job: Job, phase: Phase, *, listing: bool = False) -> d
         "destination": destination,
         "schema": request["schema"],
         # Without mergePolicy the export uses the segments' policy, which is the default one.
-        "mergePolicy": {
-            "version": 1,
-            **request.get("mergePolicy", {"id": defaults.DEFAULT_MERGE_POLICY_ID}),
-        },
+        "mergePolicy": _echoed_policy(
+            emu,
+            {"version": 1, **request.get("mergePolicy", {"id": defaults.DEFAULT_MERGE_POLICY_ID})},
+        ),
         "creationTime": job.timeline.creation_ms,
         "updateTime": phase.update_ms,
     }

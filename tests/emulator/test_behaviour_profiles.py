@@ -24,6 +24,7 @@ COOPERATIVE = {
     "cancel_ends": "CANCELLED",
     "catalog": "plain",
     "sandboxes": "lazy",
+    "policy_echo": "sent",
     "estimate_settle_seconds": 2.0,
     "estimate_sample_ratio": 0.0,
 }

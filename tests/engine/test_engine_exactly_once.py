@@ -574,3 +574,21 @@ def test_a_frozen_platform_clock_cannot_make_the_settle_window_hang(project: Pro
         project.admin("POST", "/clock", {"freeze": False})
     assert len(live_jobs(project)) == 2
     assert_exactly_once(project)
+
+
+def test_records_naming_another_merge_policy_id_make_no_duplicate(project: Project) -> None:
+    """The Profile guide's answers name another mergePolicy id than the one sent: the POST's
+    own job, its answer lost or a 500, is still found (never sent again), and the plan after
+    it is clean (the record's policy id is no difference)."""
+    project.admin("POST", "/behaviour", {"policy_echo": "other"})
+    fault(project, JOBS_POST, schedule=["commit_drop", "commit_500"])
+    out = apply_ok(project)
+    assert out.count("found job") == 2, out
+    jobs = live_jobs(project)
+    assert len(jobs) == 2
+    with project.client() as client:  # the records do name another id than the specs send
+        assert all(
+            j.mergePolicy is not None and j.mergePolicy.get("id") != "timestampOrdered-none-mp"
+            for j in client.iter_export_jobs()
+        )
+    assert_exactly_once(project)
