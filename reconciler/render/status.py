@@ -22,11 +22,13 @@ def render_status(
         return json.dumps(doc, indent=2) + "\n"
     if not entries:
         return "No managed resources in state; run 'reconciler apply' first.\n"
-    header = ("ADDRESS", "STATUS", "DATASET", "JOB", "RUNS", "FINISHED", "BY", "BATCHES")
+    # the status in a word; why the newest run was started in a column of its own (issue 14)
+    header = ("ADDRESS", "STATUS", "REASON", "DATASET", "JOB", "RUNS", "FINISHED", "BY", "BATCHES")
     rows = [header] + [
         (
             e.address,
-            e.status + (f" ({e.note})" if e.note else ""),
+            e.status,
+            e.note or "-",
             e.dataset_id or "-",
             str(e.job_id) if e.job_id is not None else "-",
             str(e.runs) if e.kind == "exportjob" else "-",

@@ -46,6 +46,7 @@ def test_text_table() -> None:
     assert text.splitlines()[0].split() == [
         "ADDRESS",
         "STATUS",
+        "REASON",
         "DATASET",
         "JOB",
         "RUNS",
@@ -54,6 +55,23 @@ def test_text_table() -> None:
         "BATCHES",
     ]
     assert "24001" in text and "b1" in text and "octo-engineer at 0123abc" in text
+
+
+def test_the_status_is_one_word_and_the_reason_a_column_of_its_own() -> None:
+    due = StatusEntry(
+        "exportjob/daily-emails",
+        "exportjob",
+        "SUCCEEDED",
+        "5b020a27e7040801dedba61b",
+        job_id=24001,
+        runs=2,
+        note="rerun: refresh due",
+    )
+    header, row = render_status([due], "text", width=None).splitlines()
+    assert header.index("REASON") > header.index("STATUS")
+    status_cell = row[header.index("STATUS") : header.index("REASON")].strip()
+    assert status_cell == "SUCCEEDED"
+    assert row[header.index("REASON") :].startswith("rerun: refresh due")
 
 
 def test_text_fits_the_width_and_json_keeps_everything() -> None:
