@@ -24,15 +24,14 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import Figure
-from pg_bench import history
+from pg_bench import add_run, history
 
-from reconciler.state import ExportJobResource, Run, StateStore
+from reconciler.state import StateStore
 from reconciler.state.postgres import PostgresStore, connect, init_schema, pg_target
 
 # What a command reads before it decides, in a process of its own (wall time, peak RSS).
@@ -117,16 +116,7 @@ def measure(env: dict[str, str], folder: Path, runs: int, repeat: int) -> dict[s
         samples = []
         for _ in range(repeat * 4):
             job += 1
-            res = current.resources["exportjob/e0"]
-            assert isinstance(res, ExportJobResource)
-            run = Run(
-                jobId=job,
-                fingerprint="f" * 64,
-                status="PROCESSING",
-                createdAt=datetime.now(UTC),
-                reason="rerun: refresh due",
-            )
-            current.resources["exportjob/e0"] = res.model_copy(update={"runs": [*res.runs, run]})
+            add_run(current, job)
             started = time.perf_counter()
             current = pg_writer.write(current, ["exportjob/e0"])
             samples.append(time.perf_counter() - started)

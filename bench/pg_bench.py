@@ -30,6 +30,20 @@ RESOURCES = 100
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 
+def add_run(state: State, job_id: int, address: str = "exportjob/e0") -> None:
+    """One new run in flight appended to `address` (what an apply's start of a run writes)."""
+    res = state.resources[address]
+    assert isinstance(res, ExportJobResource)
+    run = Run(
+        jobId=job_id,
+        fingerprint="f" * 64,
+        status="PROCESSING",
+        createdAt=datetime.now(UTC),
+        reason="rerun: refresh due",
+    )
+    state.resources[address] = res.model_copy(update={"runs": [*res.runs, run]})
+
+
 def history(runs: int) -> State:
     """`runs` runs spread over RESOURCES export jobs, newest last."""
     per = max(1, runs // RESOURCES)
@@ -106,16 +120,7 @@ def measure(env: dict[str, str], runs: int, repeat: int) -> dict[str, float]:
         def one_run() -> None:
             nonlocal state, job
             job += 1
-            res = state.resources["exportjob/e0"]
-            assert isinstance(res, ExportJobResource)
-            run = Run(
-                jobId=job,
-                fingerprint="f" * 64,
-                status="PROCESSING",
-                createdAt=datetime.now(UTC),
-                reason="rerun: refresh due",
-            )
-            state.resources["exportjob/e0"] = res.model_copy(update={"runs": [*res.runs, run]})
+            add_run(state, job)
             state = writer.write(state, ["exportjob/e0"])
 
         figures["one_run_write_s"] = timed(repeat * 4, one_run)

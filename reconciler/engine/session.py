@@ -15,6 +15,7 @@ from reconciler.engine.create import DEFAULT_SETTLE_S
 from reconciler.engine.events import Console, Where
 from reconciler.engine.model import LiveSnapshot
 from reconciler.errors import ReconcilerError
+from reconciler.gcpause import gc_paused
 from reconciler.platform import PlatformClient
 from reconciler.state import State
 from reconciler.state.backends import open_store
@@ -113,12 +114,7 @@ def read_held(read: Callable[[], State]) -> State:
     # again (about 0.5 s of a plan at 100,000 runs). A state holds no reference cycles, so
     # refcounting still frees all of it: frozen before the collector runs again, it is only
     # not walked.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         state = read()
         gc.freeze()
-    finally:
-        if enabled:
-            gc.enable()
     return state

@@ -7,14 +7,12 @@ commands never load jinja2.
 
 from __future__ import annotations
 
-import gc
 import os
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from reconciler.errors import ReconcilerError
+from reconciler.gcpause import gc_paused
 
 
 class ReportError(ReconcilerError):
@@ -39,15 +37,4 @@ def write_text(path: Path, text: str) -> None:
         raise ReportError(f"cannot write the report {path}: {exc.strerror}") from None
 
 
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """No cyclic garbage collection while inside: a report of 100,000 runs makes millions of
-    objects and no cycles, and each collection would walk them all again (refcounting still
-    frees everything)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+paused_gc = gc_paused  # the report builds millions of objects and no cycles

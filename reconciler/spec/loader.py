@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import os
 from collections.abc import Iterator, Mapping
@@ -13,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from reconciler.config import Settings
+from reconciler.gcpause import gc_paused
 from reconciler.spec.canonical import canonical_json
 from reconciler.spec.errors import LocatedError, Location, SpecErrors, format_path
 from reconciler.spec.models import KINDS, PROFILE_UNION_SCHEMA, DatasetDoc, ExportJobDoc
@@ -274,13 +274,8 @@ def load_specs(settings: Settings) -> SpecSet:
     """Every document under the configured spec paths, checked; raises SpecErrors with all problems."""
     # Loading allocates millions of small objects and frees none: the cyclic collector would
     # rescan them again and again (half the time at 10,000 documents) for nothing.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return _load(settings)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _load(settings: Settings) -> SpecSet:

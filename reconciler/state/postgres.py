@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from reconciler.gcpause import gc_paused
 from reconciler.state.history import OTHER_RUNS, RunMatch
 from reconciler.state.journal import first_error
 from reconciler.state.migrations import StateFileError
@@ -41,7 +42,6 @@ from reconciler.state.pg_schema import (
     schema_version,
 )
 from reconciler.state.pg_writer import Baseline, PostgresWriter, baseline_of
-from reconciler.state.snapshot import gc_paused
 from reconciler.state.store import StateLocked
 
 if TYPE_CHECKING:

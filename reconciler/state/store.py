@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from reconciler.errors import ReconcilerError
+from reconciler.gcpause import gc_paused
 from reconciler.state.history import OTHER_RUNS, RunMatch, find_runs_in
 from reconciler.state.journal import (
     JOURNAL_SUFFIX,
@@ -29,7 +30,6 @@ from reconciler.state.models import STATE_VERSION, State
 from reconciler.state.snapshot import (
     BACKUP_SUFFIX,
     fsync_dir,
-    gc_paused,
     parse_snapshot,
     parse_state,
     truncate,
