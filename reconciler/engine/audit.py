@@ -274,7 +274,7 @@ def audit(
 ) -> AuditResult:
     """Every export job and dataset in the sandbox, managed or not, filtered as asked."""
     parse_filter(since, labels, statuses, at=now())  # bad options fail before any request
-    state = store_for(settings).read()
+    state = store_for(settings).read_history()
     owner_labels = document_labels(settings, console)
     unreadable: list[UnreadableRecord] = []
     with open_client(settings, console) as client:

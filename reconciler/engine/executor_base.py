@@ -111,7 +111,7 @@ class ExecutorBase:
     def _watermark_job_id(self) -> int | None:
         """The newest job id seen: in this apply's refresh and creates, and anywhere in state."""
         if not self._state_marked:  # once: later ids come through see_job as they are recorded
-            self.marks.see_job(max(self.state.claimed_job_ids(), default=None))
+            self.marks.see_job(self.state.claimed_job_ids().max())
             self.marks.see_job(max(self.state.observed.unmanagedJobs, default=None))
             self._state_marked = True
         return self.marks.newest_job_id
@@ -205,6 +205,7 @@ class ExecutorBase:
             datasetAddress=dataset_address,
             datasetId=None if dataset_address else dataset_id,
             runs=[*runs, run],
+            archivedRuns=res.archivedRuns if res is not None else 0,
         )
         self.state.observed.unmanagedJobs.pop(run.jobId, None)
         self._dirty.add(doc.address)

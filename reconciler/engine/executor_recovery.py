@@ -118,10 +118,13 @@ class Recovery(ExecutorBase):
                 if intent.answerJobId is not None:
                     got = get_job(self.client, intent.answerJobId)
                     answered[intent.id] = got if isinstance(got, ExportJobRecord) else None
+            asked = {r.id for r in records} | {r.id for r in unreadable if r.id is not None}
+            asked |= {got.id for got in answered.values() if got is not None}
+            asked |= {i.answerJobId for i in everyone if i.answerJobId is not None}
             found = resolve_jobs(
                 everyone,
                 records,
-                self.state.claimed_job_ids(),
+                self.state.claimed_job_ids().among(asked),
                 answered,
                 unreadable=[r.id for r in unreadable if r.id is not None],
             )

@@ -29,10 +29,10 @@ def record_observations(state: State, live: LiveSnapshot) -> State:
             ]
             res = res.model_copy(update={"runs": runs})
         resources[address] = res
-    claimed = state.claimed_job_ids()
     unreadable = {
         r.id for r in getattr(live, "unreadable", ()) if getattr(r, "id", None) is not None
     }
+    claimed = state.claimed_job_ids().among({*state.observed.unmanagedJobs, *live.runs})
     unmanaged = {
         k: v
         for k, v in state.observed.unmanagedJobs.items()

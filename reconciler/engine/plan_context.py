@@ -78,7 +78,7 @@ class Planning:
     dataset_ids: dict[str, str] = field(default_factory=dict)
     adopted_jobs: set[int] = field(default_factory=set)
     adopted_datasets: set[str] = field(default_factory=set)
-    # every job id a state run records, gathered once: with a long history it is 100,000 ids
+    # the job ids the plan asks about (live, new, remembered unmanaged) that a state run claims
     claimed_jobs: set[int] = field(default_factory=set)
     # job id -> why its record cannot be read (LiveSnapshot.unreadable)
     unreadable: dict[int, str] = field(default_factory=dict)

@@ -73,7 +73,7 @@ def make_plan(
         state,
         live,
         now,
-        claimed_jobs=state.claimed_job_ids(),
+        claimed_jobs=_claimed_candidates(state, live),
         unreadable=_unreadable(live),
         replace=frozenset(replace),
     )
@@ -104,6 +104,14 @@ def make_plan(
         refresh="full" if live.full else "incremental",
         live_facts=live.fact_index(),
     )
+
+
+def _claimed_candidates(state: State, live: LiveSnapshot) -> set[int]:
+    """The claimed ones of the job ids a plan asks about: the live ones, the new ones, the
+    remembered unmanaged ones (one question to the state's history, not every id it holds)."""
+    ids = set(live.runs) | set(live.new_jobs) | set(state.observed.unmanagedJobs)
+    ids |= live.unreadable_ids() | live.missing_runs
+    return state.claimed_job_ids().among(ids)
 
 
 def _check_targets(specs: DesiredSpecs, state: State, targets: tuple[str, ...]) -> None:

@@ -100,7 +100,7 @@ def status_entries(state: State, live: LiveSnapshot) -> list[StatusEntry]:
                 job_id=newest.jobId,
                 batches=batches,
                 finished_at=format_time(newest.finishedAt) if newest.finishedAt else None,
-                runs=len(res.runs),
+                runs=res.run_count,
                 note=newest.reason,
                 commit=newest.commit,
                 actor=newest.actor,
@@ -276,7 +276,7 @@ def state_list(settings: Settings, console: Console) -> StateListing:
 
 def state_show(settings: Settings, console: Console, address: str) -> dict[str, Any]:
     """`{address, resource, retired}` as JSON: the managed resource (or null) and its history."""
-    state = store_for(settings).read()
+    state = store_for(settings).read_history()
     res = state.resources.get(address)
     retired = state.retired_at(address)
     if res is None and not retired:
@@ -292,7 +292,8 @@ def state_show(settings: Settings, console: Console, address: str) -> dict[str, 
 def state_rm(settings: Settings, console: Console, address: str) -> str:
     """Stop managing `address`: move it to the retired history, leave the live object alone."""
     with store_for(settings).lock() as writer:
-        state = writer.read()
+        # whole: every run of the resource is remembered as unmanaged below
+        state = writer.read_history()
         if address not in state.resources:
             raise NotInState(f"{address} is not in state; see 'reconciler state list'")
         entry = state.retire(address, reason="state rm", at=now())

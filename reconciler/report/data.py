@@ -384,7 +384,7 @@ def record_counts(client: PlatformClient, entries: Sequence[AuditEntry]) -> dict
 
 def gather(settings: Settings, console: Console) -> ReportData:
     """Read the state, the documents' owner labels and the sandbox's listings into a report."""
-    state = store_for(settings).read()
+    state = store_for(settings).read_history()
     labels = document_labels(settings, console)
     specs = _specs_or_none(settings)
     unreadable: list[UnreadableRecord] = []

@@ -106,8 +106,8 @@ def migrate(settings: Settings, to: Backend, env: Mapping[str, str] | None = Non
         source.lock("reconciler state migrate") as reader,
         target.lock("reconciler state migrate") as writer,
     ):
-        state = reader.read()
-        existing = writer.read()
+        state = reader.read_history()
+        existing = writer.read_history()
         runs = sum(len(getattr(res, "runs", [])) for res in state.resources.values())
         if state.serial == 0 and not state.lineage:
             raise MigrateRefused(
@@ -125,7 +125,7 @@ def migrate(settings: Settings, to: Backend, env: Mapping[str, str] | None = Non
                 "remove it first if it is not needed"
             )
         writer.replace(state)
-        if writer.read() != state:  # read back: the copy is exact or it is an error
+        if writer.read_history() != state:  # read back: the copy is exact or it is an error
             raise MigrateRefused(
                 f"the copy {target.where} does not read back as {source.where}; "
                 "report this as a bug"

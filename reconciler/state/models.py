@@ -6,11 +6,13 @@ RFC 3339 UTC strings (`2026-01-02T03:04:05.000Z`) on disk.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 from operator import attrgetter
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, PrivateAttr
 
 # 2: the `retired` history list, and the snapshot may be followed by a journal
 # (docs/contract.md section 6); a version-1 tool would ignore both, so it must refuse these files.
@@ -37,6 +39,10 @@ class BatchRef(_Model):
 
 def _is_none(value: object) -> bool:
     return value is None
+
+
+def _is_zero(value: object) -> bool:
+    return value == 0
 
 
 _Provenance: Any = Field(default=None, exclude_if=_is_none)
@@ -102,6 +108,15 @@ class ExportJobResource(_Model):
     datasetAddress: str | None = None
     datasetId: str | None = None
     runs: list[Run] = Field(default_factory=list)
+    # The head (issue 16, docs/state.md): how many of this resource's oldest runs the backend
+    # keeps in its history instead of `runs` (absent: none; a state read whole has none).
+    # `runs` then holds the runs from position `archivedRuns` on: the head's suffix.
+    archivedRuns: int = Field(default=0, ge=0, exclude_if=_is_zero)
+
+    @property
+    def run_count(self) -> int:
+        """How many runs the resource has had, those kept in the history included."""
+        return self.archivedRuns + len(self.runs)
 
     def newest_run(self) -> Run | None:
         """The most recently created run (the one the plan reasons about)."""
@@ -109,6 +124,121 @@ class ExportJobResource(_Model):
 
 
 _NEWEST = attrgetter("createdAt", "jobId")  # C-level key: runs are many with a long history
+
+# The head keeps each resource's newest HEAD_RUNS runs (by position), every run in flight and
+# the newest successful run; the runs before all of those go to the history, HEAD_RUNS at a
+# time at least (so a head holds at most about twice HEAD_RUNS runs but for long-lived ones).
+HEAD_RUNS = 10
+_SETTLED = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "CANCELED"})
+
+
+def head_start(runs: Sequence[Run]) -> int:
+    """How many of `runs` (in position order) may move to the history: 0, or HEAD_RUNS or more.
+
+    The head keeps a suffix of the runs: the newest HEAD_RUNS by position, the newest by
+    creation time, the newest SUCCEEDED one (what the last successful run wrote) and every run
+    not settled (in flight, CANCELLING, or a status this tool does not know), and all runs
+    after the first of those.
+    """
+    if len(runs) < 2 * HEAD_RUNS:
+        return 0
+    start = len(runs) - HEAD_RUNS
+    newest = max(range(len(runs)), key=lambda i: _NEWEST(runs[i]))
+    start = min(start, newest)
+    succeeded = [i for i, r in enumerate(runs) if r.status.upper() == "SUCCEEDED"]
+    if succeeded:
+        start = min(start, max(succeeded, key=lambda i: _NEWEST(runs[i])))
+    for i in range(start):
+        if runs[i].status.upper() not in _SETTLED:
+            start = i
+            break
+    return start if start >= HEAD_RUNS else 0
+
+
+class ClaimsIndex(Protocol):
+    """A backend's index of the job ids claimed by runs kept in its history (not in the head)."""
+
+    def among(self, job_ids: Iterable[int]) -> set[int]:
+        """Which of `job_ids` a history run of a claiming resource has (managed, or forget)."""
+        ...
+
+    def max_job_id(self) -> int | None:
+        """The highest job id of any history run, or None."""
+        ...
+
+    def all_job_ids(self) -> set[int]:
+        """Every claimed job id of the history (loads the whole index: not for decisions)."""
+        ...
+
+
+class ClaimedJobIds(AbstractSet[int]):
+    """The job ids state claims: the head's runs' (a set) and the history's (asked, not loaded).
+
+    Ask `among(ids)` for many ids at once (one question to the backend), `in` for one. As a
+    set (iteration, len, comparisons, set operators) it loads the history's whole index: fine
+    for tests and reports, not for what a plan decides.
+    """
+
+    def __init__(self, head: set[int], history: ClaimsIndex | None = None) -> None:
+        self.head = head
+        self._history = history
+
+    def __contains__(self, job_id: object) -> bool:
+        if job_id in self.head:
+            return True
+        if self._history is None or not isinstance(job_id, int):
+            return False
+        return bool(self._history.among((job_id,)))
+
+    def among(self, job_ids: Iterable[int]) -> set[int]:
+        """The claimed ones of `job_ids`."""
+        ids = set(job_ids)
+        found = ids & self.head
+        rest = ids - found
+        if rest and self._history is not None:
+            found |= self._history.among(rest)
+        return found
+
+    def max(self) -> int | None:
+        """The highest claimed job id (head or history), or None."""
+        marks = [m for m in (max(self.head, default=None), self._max_history()) if m is not None]
+        return max(marks, default=None)
+
+    def _max_history(self) -> int | None:
+        return self._history.max_job_id() if self._history is not None else None
+
+    def _all(self) -> set[int]:
+        if self._history is None:
+            return self.head
+        return self.head | self._history.all_job_ids()
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __repr__(self) -> str:
+        return f"ClaimedJobIds(head={len(self.head)}, history={self._history is not None})"
+
+
+class _HistoryRef:
+    """Carries a head's ClaimsIndex on its State; equal to any other (or none): a State's
+    value is its fields, not which backend it came from. Shared, never copied."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: ClaimsIndex) -> None:
+        self.index = index
+
+    def __eq__(self, other: object) -> bool:
+        return other is None or isinstance(other, _HistoryRef)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _HistoryRef:
+        return self
+
 
 Resource = Annotated[DatasetResource | ExportJobResource, Field(discriminator="kind")]
 
@@ -183,6 +313,19 @@ class State(_Model):
     pending: list[Intent] = Field(default_factory=list)
     observed: Observed = Field(default_factory=Observed)
     retired: list[RetiredResource] = Field(default_factory=list)  # in the order retired
+    # Set by a backend on a head it read (Store.read, Writer.read): the index of the job ids
+    # its history's runs claim. None: the state is whole (read_history, or nothing archived).
+    _history: _HistoryRef | None = PrivateAttr(default=None)
+
+    def attach_history(self, index: ClaimsIndex | None) -> State:
+        """Mark this state as a head whose history's claims `index` answers; returns self."""
+        self._history = _HistoryRef(index) if index is not None else None
+        return self
+
+    @property
+    def is_head(self) -> bool:
+        """Whether some resource's oldest runs are in the backend's history, not here."""
+        return self._history is not None
 
     def dataset(self, address: str) -> DatasetResource | None:
         """The dataset resource at `address`, if any."""
@@ -198,14 +341,16 @@ class State(_Model):
         """The resources whose live objects are spoken for: managed ones and `forget` history."""
         return [*self.resources.values(), *(r.resource for r in self.retired if r.claims)]
 
-    def claimed_job_ids(self) -> set[int]:
-        """Every export job id recorded as a run of a resource or of a resource retired by forget."""
-        return {
+    def claimed_job_ids(self) -> ClaimedJobIds:
+        """Every export job id recorded as a run of a resource or of a resource retired by forget
+        (the head's runs, and on a head the history's through its backend's index)."""
+        head = {
             run.jobId
             for res in self._claiming()
             if isinstance(res, ExportJobResource)
             for run in res.runs
         }
+        return ClaimedJobIds(head, self._history.index if self._history is not None else None)
 
     def claimed_dataset_ids(self) -> set[str]:
         """Every dataset id held by a resource or by a resource retired by forget."""

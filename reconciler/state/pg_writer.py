@@ -119,6 +119,10 @@ class PostgresWriter:
         self._base = base
         return state
 
+    def read_history(self) -> State:
+        """The whole state (as `read`: nothing is kept apart yet)."""
+        return self.read()
+
     def write(self, state: State, changed: Iterable[str] | None = None) -> State:
         """Write `state` with serial + 1 in one transaction; only `changed` addresses' rows."""
         written = state.model_copy(

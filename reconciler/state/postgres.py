@@ -125,6 +125,10 @@ class PostgresStore:
         with self._connect(autocommit=True) as conn:
             return self._read_on(conn)[0]
 
+    def read_history(self) -> State:
+        """The whole state without the lock (as `read`: nothing is kept apart yet)."""
+        return self.read()
+
     def find_runs(
         self, *, job_id: int | None = None, batch_id: str | None = None, others: int = OTHER_RUNS
     ) -> list[RunMatch]:

@@ -14,11 +14,28 @@ class Writer(Protocol):
     """Handed out by `Store.lock()`: reads and writes the state while the lock is held."""
 
     def read(self) -> State:
-        """The current state (and the baseline the next write is compared with)."""
+        """The current state's head (and the baseline the next write is compared with).
+
+        The head (docs/state.md): every resource, but of an export job only the runs from
+        position `archivedRuns` on (`head_start`: the newest, those in flight, the newest
+        succeeded); the claimed job ids of the rest through `state.claimed_job_ids()`.
+        """
+        ...
+
+    def read_history(self) -> State:
+        """The current state whole: every run of every resource (`archivedRuns` 0 everywhere).
+
+        Also the baseline of the next write, as `read`.
+        """
         ...
 
     def write(self, state: State, changed: Iterable[str] | None = None) -> State:
-        """Write `state` with serial + 1; `changed`: the addresses that differ (None: all)."""
+        """Write `state` with serial + 1; `changed`: the addresses that differ (None: all).
+
+        `state` may be a head (from `read`) or whole (from `read_history`), changed either way:
+        runs the backend already keeps in its history are not written again, and runs the head
+        no longer needs (`head_start`) move to the history. Returns the head written.
+        """
         ...
 
     def replace(self, state: State) -> State:
@@ -39,7 +56,14 @@ class Store(Protocol):
         ...
 
     def read(self) -> State:
-        """The state without taking the lock; a new empty state if there is none yet."""
+        """The state's head without taking the lock; a new empty state if there is none yet.
+
+        What every command that decides reads: its cost does not grow with the history.
+        """
+        ...
+
+    def read_history(self) -> State:
+        """The whole state without taking the lock: for audit, report, state show, lineage."""
         ...
 
     def lock(self, command: str | None = None) -> AbstractContextManager[Writer]:

@@ -118,6 +118,10 @@ class StateWriter:
         self._journal_bytes = loaded.journal_bytes
         return loaded.state
 
+    def read_history(self) -> State:
+        """The whole state (as `read`: nothing is kept apart yet)."""
+        return self.read()
+
     def write(self, state: State, changed: Iterable[str] | None = None) -> State:
         """Write `state` with serial + 1 (and a lineage on the first write); return what was written.
 
@@ -255,6 +259,10 @@ class StateStore:
         A reader racing a writer may see an older state, never a broken one.
         """
         return self.load().state
+
+    def read_history(self) -> State:
+        """The whole state without the lock (as `read`: nothing is kept apart yet)."""
+        return self.read()
 
     def find_runs(
         self, *, job_id: int | None = None, batch_id: str | None = None, others: int = OTHER_RUNS
