@@ -2,7 +2,8 @@
 # Keep each project's state on a dedicated branch, so that ephemeral CI runners share one state.
 #   state-branch.sh restore PROJECT_DIR   copy the branch's state into PROJECT_DIR/.reconciler/state
 #   state-branch.sh save PROJECT_DIR      commit PROJECT_DIR/.reconciler/state/*.json (each state's
-#                                         snapshot) and *.json.journal (its journal) to the branch
+#                                         snapshot), *.json.journal (its journal), *.json.history
+#                                         (the runs moved out of the head) and *.json.claims to the branch
 # The branch (default reconciler-state, or $STATE_BRANCH) holds one folder per project.
 set -euo pipefail
 mode=${1:?usage: state-branch.sh restore|save PROJECT_DIR}
@@ -27,8 +28,9 @@ case "$mode" in
   save)
     shopt -s nullglob
     # A snapshot without its journal would lose the writes since it was last rewritten
-    # (docs/contract.md section 6); an emptied journal is saved too, over an older one.
-    files=("$dest"/*.json "$dest"/*.json.journal)
+    # (docs/contract.md section 6); an emptied journal is saved too, over an older one. The
+    # history and claims files hold the runs the snapshot (the head) no longer holds.
+    files=("$dest"/*.json "$dest"/*.json.journal "$dest"/*.json.history "$dest"/*.json.claims)
     if [ ${#files[@]} -eq 0 ]; then
       echo "no state files in $dest: nothing to save"
       exit 0

@@ -12,7 +12,8 @@ def describe(res: DatasetResource | ExportJobResource) -> str:
         return f"dataset {res.datasetId}"
     newest = res.newest_run()
     last = f"job {newest.jobId} {newest.status}" if newest else "no run"
-    return f"{len(res.runs)} run{'s' if len(res.runs) != 1 else ''}, newest {last}"
+    count = res.run_count  # the history's runs too: the head holds only the newest
+    return f"{count} run{'s' if count != 1 else ''}, newest {last}"
 
 
 def render_state_list(listing: StateListing) -> str:

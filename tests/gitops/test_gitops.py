@@ -200,6 +200,9 @@ def test_state_branch_round_trip(tmp_path: Path) -> None:
     (state_dir / "prod.json").write_text('{"serial": 3}', encoding="utf-8")
     (state_dir / "prod.json.journal").write_text('{"base": 3, "serial": 4}\n', encoding="utf-8")
     (state_dir / "prod.json.lock").write_text("pid 1", encoding="utf-8")
+    # the runs moved out of the head, and their claimed job ids (binary)
+    (state_dir / "prod.json.history").write_text('{"from": 0}\n', encoding="utf-8")
+    (state_dir / "prod.json.claims").write_bytes(b"\x07\x00\x00\x00\x00\x00\x00\x00")
     save = subprocess.run(
         ["bash", str(STATE_SCRIPT), "save", "."],
         cwd=first,
@@ -236,6 +239,9 @@ def test_state_branch_round_trip(tmp_path: Path) -> None:
         assert json.loads(restored.read_text(encoding="utf-8")) == {"serial": serial}
     journal = second / ".reconciler" / "state" / "prod.json.journal"
     assert journal.read_text(encoding="utf-8") == '{"base": 3, "serial": 4}\n'
+    restored_dir = second / ".reconciler" / "state"
+    assert (restored_dir / "prod.json.history").read_text(encoding="utf-8") == '{"from": 0}\n'
+    assert (restored_dir / "prod.json.claims").read_bytes() == b"\x07" + b"\x00" * 7
     assert not (second / ".reconciler" / "state" / "prod.json.lock").exists()
 
 
