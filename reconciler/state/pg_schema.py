@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     import psycopg
 
 # The schema this tool writes; `reconciler state init` brings a database up to it.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA_V1 = """
 CREATE TABLE state_heads (
@@ -118,8 +118,20 @@ CREATE INDEX runs_actor ON runs (sandbox, actor, created_at) WHERE actor IS NOT 
 CREATE INDEX runs_git_commit ON runs (git_commit) WHERE git_commit IS NOT NULL;
 """
 
+# 3: the head (issue 16): a resource's `body` says how many of its oldest runs are its history
+# (`archivedRuns`); a head read asks which job ids the history claims, by (sandbox, job_id); a
+# retired resource's rows move to its entry's seq with UPDATE, its batches following.
+_SCHEMA_V3 = """
+CREATE INDEX runs_sandbox_job_id ON runs (sandbox, job_id);
+ALTER TABLE batches
+    DROP CONSTRAINT batches_sandbox_address_retired_seq_run_position_fkey,
+    ADD CONSTRAINT batches_run_fkey FOREIGN KEY (sandbox, address, retired_seq, run_position)
+        REFERENCES runs (sandbox, address, retired_seq, position)
+        ON DELETE CASCADE ON UPDATE CASCADE;
+"""
+
 # version N -> the SQL that brings a version N-1 schema to N (0: no tables yet).
-SCHEMA_STEPS: Mapping[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
+SCHEMA_STEPS: Mapping[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
 
 
 def schema_version(conn: psycopg.Connection[Any]) -> int:

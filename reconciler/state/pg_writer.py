@@ -1,69 +1,45 @@
-"""Writing the PostgreSQL state: one transaction a write, only the rows of what changed."""
+"""Writing the PostgreSQL state: one transaction a write, only the rows of what changed.
+
+Every write starts with `head.to_head`: the runs the history already holds are dropped from
+what is written, and the runs the head no longer needs move to the history (their rows stay in
+`runs`; the resource's `body` says how many: `archivedRuns`). Rows are compared with what the
+last read or write left, position by position, and only those that differ are written. A
+resource that is retired keeps its rows: they are moved to its retired entry with UPDATE.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from reconciler.state.head import HeadWrite, slots, to_head
 from reconciler.state.migrations import StateFileError
 from reconciler.state.models import (
     STATE_VERSION,
-    DatasetResource,
     ExportJobResource,
     RetiredResource,
     Run,
     State,
 )
+from reconciler.state.pg_rows import body, copy_runs, ms, write_runs
 
 if TYPE_CHECKING:
     import psycopg
 
     from reconciler.state.postgres import PostgresStore
 
-_RUN_COLUMNS = (
-    "sandbox, address, retired_seq, position, job_id, fingerprint, status, batch_id, "
-    "dataset_id, created_at, finished_at, reason, cancelled_at, doc, git_commit, commit_dirty, "
-    "actor, ci_run, tool_version"
-)
-_BATCH_COLUMNS = (
-    "sandbox, address, retired_seq, run_position, position, job_id, segment_id, batch_id"
-)
 
+@dataclass
+class SlotRows:
+    """The rows of one export job resource, as the last read or write left them."""
 
-RunRow = tuple[Any, ...]
-
-
-def _ms(value: datetime | None) -> datetime | None:
-    """To the millisecond, as the state file keeps times (so both backends read the same)."""
-    return value.replace(microsecond=value.microsecond // 1000 * 1000) if value else value
-
-
-def _run_row(run: Run) -> RunRow:
-    """A run's columns after (sandbox, address, retired_seq, position)."""
-    return (
-        run.jobId,
-        run.fingerprint,
-        run.status,
-        run.batchId,
-        run.datasetId,
-        _ms(run.createdAt),
-        _ms(run.finishedAt),
-        run.reason,
-        _ms(run.cancelledAt),
-        run.model_dump_json(),  # what a read parses: the run as the state file writes it
-        run.commit,
-        run.commitDirty,
-        run.actor,
-        run.ciRun,
-        run.toolVersion,
-    )
-
-
-def _body(res: DatasetResource | ExportJobResource) -> dict[str, Any]:
-    return res.model_dump(mode="json", exclude={"runs"})
+    address: str
+    seq: int  # its rows' retired_seq
+    start: int  # the position of runs[0]
+    runs: tuple[Run, ...]
+    archived: int  # the rows the history holds: positions below this are never rewritten
 
 
 @dataclass
@@ -75,23 +51,48 @@ class Baseline:
     unchanged run is the same object; a different object is compared by value.
     """
 
-    serial: int | None = None  # None: nothing read yet (the next write writes everything)
+    serial: int | None = None  # None: nothing read yet (the next write reads the rows first)
     observed: dict[str, Any] | None = None
-    pending: list[dict[str, Any]] | None = None
-    retired: list[RetiredResource] | None = None
-    bodies: dict[str, dict[str, Any]] | None = None
-    runs: dict[str, tuple[Run, ...]] | None = None
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    retired: list[RetiredResource] = field(default_factory=list)
+    retired_bodies: list[dict[str, Any]] = field(default_factory=list)
+    bodies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    slots: dict[tuple[str, int], SlotRows] = field(default_factory=dict)  # (address, generation)
 
 
-def baseline_of(state: State) -> Baseline:
+def _key(entry: RetiredResource) -> tuple[Any, ...]:
+    return (entry.address, entry.retiredAt, entry.reason, entry.resource.kind)
+
+
+def baseline_of(state: State, archived: dict[tuple[str, int], int]) -> Baseline:
+    """The baseline of `state` read (head or whole); `archived`: (address, retired_seq) -> the
+    rows the history holds (the bodies' archivedRuns in the tables)."""
+
+    def stored(address: str, seq: int, res: Any) -> dict[str, Any]:
+        out = body(res)
+        held = archived.get((address, seq), 0)
+        if held:
+            out["archivedRuns"] = held
+        return out
+
     return Baseline(
         serial=state.serial,
         observed=state.observed.model_dump(mode="json"),
         pending=[i.model_dump(mode="json") for i in state.pending],
         retired=list(state.retired),
-        bodies={a: _body(r) for a, r in state.resources.items()},
-        runs={
-            a: tuple(r.runs) for a, r in state.resources.items() if isinstance(r, ExportJobResource)
+        retired_bodies=[
+            stored(e.address, seq, e.resource) for seq, e in enumerate(state.retired, 1)
+        ],
+        bodies={a: stored(a, 0, r) for a, r in state.resources.items()},
+        slots={
+            (s.address, s.generation): SlotRows(
+                s.address,
+                s.retired_seq,
+                res.archivedRuns,
+                tuple(res.runs),
+                archived.get((s.address, s.retired_seq), 0),
+            )
+            for s, res in slots(state)
         },
     )
 
@@ -105,6 +106,10 @@ class PostgresWriter:
         self._base = Baseline()
 
     @property
+    def connection(self) -> psycopg.Connection[Any]:
+        return self._conn
+
+    @property
     def journal_lines(self) -> int:
         return 0  # nothing is kept apart: every write is in the tables
 
@@ -115,16 +120,18 @@ class PostgresWriter:
         """As `compact`."""
 
     def read(self) -> State:
-        state, base = self._store._read_on(self._conn)
-        self._base = base
+        """The head: each resource's runs from `archivedRuns` on; the history's claims asked."""
+        state, self._base = self._store._read_on(self._conn, whole=False, writer=self)
         return state
 
     def read_history(self) -> State:
-        """The whole state (as `read`: nothing is kept apart yet)."""
-        return self.read()
+        """The whole state: every run of every resource."""
+        state, self._base = self._store._read_on(self._conn, whole=True, writer=self)
+        return state
 
     def write(self, state: State, changed: Iterable[str] | None = None) -> State:
-        """Write `state` with serial + 1 in one transaction; only `changed` addresses' rows."""
+        """Write `state` (head or whole) with serial + 1 in one transaction; only the rows of
+        `changed` addresses (None: all) and retired entries that differ. Returns the head."""
         written = state.model_copy(
             update={
                 "serial": state.serial + 1,
@@ -132,20 +139,17 @@ class PostgresWriter:
                 "sandbox": self._store.sandbox,
             }
         )
-        incremental = (
-            changed is not None
-            and self._base.serial is not None
-            and self._base.serial == state.serial
-        )
-        self._commit(written, set(changed) if incremental and changed is not None else None)
-        return written
+        same = self._base.serial is not None and self._base.serial == state.serial
+        names = set(changed) if changed is not None and same else None
+        head = self._commit(written, names, whole=False)
+        return self._store._attach(head, self)
 
     def replace(self, state: State) -> State:
         """Write `state` as it is (serial and lineage kept): a copy from another backend."""
-        self._commit(state.model_copy(update={"sandbox": self._store.sandbox}), None)
+        self._commit(state.model_copy(update={"sandbox": self._store.sandbox}), None, whole=True)
         return state
 
-    def _commit(self, state: State, changed: set[str] | None) -> None:
+    def _commit(self, state: State, changed: set[str] | None, *, whole: bool) -> State:
         import psycopg
 
         sandbox = self._store.sandbox
@@ -163,13 +167,16 @@ class PostgresWriter:
                         f"the state {self._store.where} changed to serial {row[0]} while this "
                         f"process held its lock at serial {self._base.serial}; run the command again"
                     )
-                if changed is None:
-                    self._write_all(state)
-                else:
-                    self._write_changed(state, changed)
+                if row is not None and not whole and self._base.serial is None:
+                    # Nothing read yet (or the last write rolled back): the rows are the baseline.
+                    self._base = self._store._baseline_on(self._conn)
+                    changed = None
+                if row is None or whole:
+                    return self._write_all(state)
+                return self._write_changed(state, changed)
         except BaseException as exc:
             # Rolled back: what the baseline says was written was not, so the next write
-            # writes everything.
+            # starts from the rows again.
             self._base = Baseline()
             if isinstance(exc, psycopg.Error):
                 raise self._store._failed("write", exc) from None
@@ -193,44 +200,39 @@ class PostgresWriter:
             ),
         )
 
-    def _write_all(self, state: State) -> None:
+    def _write_all(self, state: State) -> State:
+        """Every row anew (COPY): `replace`, and the first write of a sandbox."""
         from psycopg.types.json import Jsonb
 
+        hw = to_head(state, {})
+        head = hw.state
         sandbox = self._store.sandbox
         cur = self._conn.cursor()
-        self._head(state)
+        self._head(head)
         for table in ("batches", "runs", "resources", "retired", "pending_intents"):
             cur.execute(f"DELETE FROM {table} WHERE sandbox = %s", (sandbox,))
         with cur.copy("COPY resources (sandbox, address, kind, body) FROM STDIN") as copy:
-            for address, res in state.resources.items():
-                copy.write_row((sandbox, address, res.kind, Jsonb(_body(res))))
+            for address, res in head.resources.items():
+                copy.write_row((sandbox, address, res.kind, Jsonb(body(res))))
         with cur.copy(
             "COPY retired (sandbox, seq, address, retired_at, reason, kind, body) FROM STDIN"
         ) as copy:
-            for seq, entry in enumerate(state.retired, 1):
+            for seq, entry in enumerate(head.retired, 1):
                 res = entry.resource
                 copy.write_row(
-                    (sandbox, seq, entry.address, _ms(entry.retiredAt), entry.reason, res.kind,
-                     Jsonb(_body(res)))
+                    (sandbox, seq, entry.address, ms(entry.retiredAt), entry.reason, res.kind,
+                     Jsonb(body(res)))
                 )  # fmt: skip
-        owners = [(address, 0, res) for address, res in state.resources.items()]
-        owners += [(e.address, seq, e.resource) for seq, e in enumerate(state.retired, 1)]
-        with cur.copy(f"COPY runs ({_RUN_COLUMNS}) FROM STDIN") as copy:
-            for address, slot, res in owners:
-                if isinstance(res, ExportJobResource):
-                    for position, run in enumerate(res.runs):
-                        copy.write_row((sandbox, address, slot, position, *_run_row(run)))
-        with cur.copy(f"COPY batches ({_BATCH_COLUMNS}) FROM STDIN") as copy:
-            for address, slot, res in owners:
-                if isinstance(res, ExportJobResource):
-                    for position, run in enumerate(res.runs):
-                        for index, ref in enumerate(run.batches):
-                            copy.write_row(
-                                (sandbox, address, slot, position, index, run.jobId,
-                                 ref.segmentId, ref.batchId)
-                            )  # fmt: skip
-        self._write_pending(state)
-        self._base = baseline_of(state)
+        moved = {(a.slot.address, a.slot.retired_seq): a for a in hw.archived}
+        owners = []
+        for slot, res in slots(head):
+            arch = moved.get((slot.address, slot.retired_seq))
+            older = arch.runs if arch is not None else ()
+            owners.append((slot.address, slot.retired_seq, 0, (*older, *res.runs)))
+        copy_runs(self._conn, sandbox, owners)
+        self._write_pending(head)
+        self._base = baseline_of(head, _archived_of(head))
+        return head
 
     def _write_pending(self, state: State) -> None:
         from psycopg.types.json import Jsonb
@@ -249,114 +251,130 @@ class PostgresWriter:
                 rows,
             )
 
-    def _write_changed(self, state: State, changed: set[str]) -> None:
-        from psycopg.types.json import Jsonb
+    def _write_changed(self, state: State, changed: set[str] | None) -> State:
+        from reconciler.state.pg_moves import plan_moves
 
         base = self._base
-        assert base.bodies is not None and base.runs is not None and base.retired is not None
+        moves = plan_moves(base, state, self._store.where)
+        hw = to_head(
+            state,
+            moves.known,
+            changed,
+            new_retired_from=len(base.retired) + 1 if moves.appended else None,
+        )
+        head = hw.state
+        self._head(head)
+        moves.apply(self._conn, self._store.sandbox)
+        self._write_retired(hw, moves.appended)
+        self._write_resources(hw, changed, moves)
+        pending = [i.model_dump(mode="json") for i in head.pending]
+        if pending != base.pending:
+            self._write_pending(head)
+        base.serial = head.serial
+        base.pending = pending
+        base.observed = head.observed.model_dump(mode="json")
+        return head
+
+    def _write_retired(self, hw: HeadWrite, appended: bool) -> None:
+        from psycopg.types.json import Jsonb
+
+        base, head = self._base, hw.state
         sandbox = self._store.sandbox
         cur = self._conn.cursor()
-        self._head(state)
-        old_retired = base.retired
-        if state.retired[: len(old_retired)] == old_retired:
-            new_entries = list(enumerate(state.retired, 1))[len(old_retired) :]
-        else:  # edited, not only appended: written again whole
+        kept = len(base.retired) if appended else 0
+        if not appended:
             cur.execute("DELETE FROM retired WHERE sandbox = %s", (sandbox,))
-            cur.execute("DELETE FROM runs WHERE sandbox = %s AND retired_seq > 0", (sandbox,))
-            new_entries = list(enumerate(state.retired, 1))
-        for seq, entry in new_entries:
+        bodies = base.retired_bodies[:kept]
+        for seq, entry in enumerate(head.retired[:kept], 1):
+            if entry is base.retired[seq - 1] and seq not in hw.retired_changed:
+                continue
+            new = body(entry.resource)
+            if new != bodies[seq - 1]:
+                cur.execute(
+                    "UPDATE retired SET body = %s WHERE sandbox = %s AND seq = %s",
+                    (Jsonb(new), sandbox, seq),
+                )
+                bodies[seq - 1] = new
+        for seq, entry in list(enumerate(head.retired, 1))[kept:]:
             gone = entry.resource
+            new = body(gone)
             cur.execute(
                 "INSERT INTO retired (sandbox, seq, address, retired_at, reason, kind, body) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (sandbox, seq, entry.address, _ms(entry.retiredAt), entry.reason, gone.kind,
-                 Jsonb(_body(gone))),
+                (sandbox, seq, entry.address, ms(entry.retiredAt), entry.reason, gone.kind,
+                 Jsonb(new)),
             )  # fmt: skip
-            if isinstance(gone, ExportJobResource):
-                self._write_runs(entry.address, seq, gone.runs, ())
-        for address in sorted(changed):
-            res = state.resources.get(address)
+            bodies.append(new)
+        base.retired = list(head.retired)
+        base.retired_bodies = bodies
+
+    def _write_resources(self, hw: HeadWrite, changed: set[str] | None, moves: Any) -> None:
+        from psycopg.types.json import Jsonb
+
+        base, head = self._base, hw.state
+        sandbox = self._store.sandbox
+        cur = self._conn.cursor()
+        names = (
+            set(head.resources) | set(base.bodies)
+            if changed is None
+            else changed | hw.changed | moves.addresses
+        )
+        for address in sorted(names):
+            res = head.resources.get(address)
             if res is None:
-                cur.execute(
-                    "DELETE FROM resources WHERE sandbox = %s AND address = %s", (sandbox, address)
-                )
-                cur.execute(
-                    "DELETE FROM runs WHERE sandbox = %s AND address = %s AND retired_seq = 0",
-                    (sandbox, address),
-                )
-                base.bodies.pop(address, None)
-                base.runs.pop(address, None)
+                if address in base.bodies:
+                    cur.execute(
+                        "DELETE FROM resources WHERE sandbox = %s AND address = %s",
+                        (sandbox, address),
+                    )
+                    del base.bodies[address]
                 continue
-            body = _body(res)
-            if base.bodies.get(address) != body:
+            new = body(res)
+            if base.bodies.get(address) != new:
                 cur.execute(
                     "INSERT INTO resources (sandbox, address, kind, body) VALUES (%s, %s, %s, %s) "
                     "ON CONFLICT (sandbox, address) DO UPDATE SET kind = excluded.kind, "
                     "body = excluded.body",
-                    (sandbox, address, res.kind, Jsonb(body)),
+                    (sandbox, address, res.kind, Jsonb(new)),
                 )
-                base.bodies[address] = body
-            runs = tuple(res.runs) if isinstance(res, ExportJobResource) else ()
-            self._write_runs(address, 0, runs, base.runs.get(address, ()))
-            base.runs[address] = runs
-        pending = [i.model_dump(mode="json") for i in state.pending]
-        if pending != base.pending:
-            self._write_pending(state)
-        base.serial = state.serial
-        base.pending = pending
-        base.retired = list(state.retired)
-        base.observed = state.observed.model_dump(mode="json")
+                base.bodies[address] = new
+        # The runs: of the named managed resources, and of every retired one (a few identity
+        # checks each), from the position the history held before this write.
+        moved = {(a.slot.address, a.slot.generation): a for a in hw.archived}
+        slots_now: dict[tuple[str, int], SlotRows] = {}
+        for slot, res in slots(head):
+            key = (slot.address, slot.generation)
+            prior = moves.rows.get(key)
+            if not slot.retired_seq and slot.address not in names and prior is not None:
+                slots_now[key] = prior
+                continue
+            arch = moved.get(key)
+            older = arch.runs if arch is not None else ()
+            runs = (*older, *res.runs)
+            start = res.archivedRuns - len(older)
+            if prior is None:
+                write_runs(
+                    self._conn, sandbox, (slot.address, slot.retired_seq), start, runs, 0, ()
+                )
+            else:
+                write_runs(
+                    self._conn,
+                    sandbox,
+                    (slot.address, slot.retired_seq),
+                    start,
+                    runs,
+                    prior.start,
+                    prior.runs,
+                )
+            slots_now[key] = SlotRows(
+                slot.address, slot.retired_seq, res.archivedRuns, tuple(res.runs), res.archivedRuns
+            )
+        base.slots = slots_now
 
-    def _write_runs(self, address: str, slot: int, runs: Sequence[Run], old: Sequence[Run]) -> None:
-        """The rows of the runs that differ from `old` (position by position), and their batches."""
-        sandbox = self._store.sandbox
-        cur = self._conn.cursor()
-        upserts = [
-            (position, run)
-            for position, run in enumerate(runs)
-            if position >= len(old) or (run is not old[position] and run != old[position])
-        ]
-        if len(old) > len(runs):
-            cur.execute(
-                "DELETE FROM runs WHERE sandbox = %s AND address = %s AND retired_seq = %s "
-                "AND position >= %s",
-                (sandbox, address, slot, len(runs)),
-            )
-        if not upserts:
-            return
-        cur.executemany(
-            f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES "
-            f"({', '.join(['%s'] * _RUN_COLUMNS.count(','))}, %s) "
-            "ON CONFLICT (sandbox, address, retired_seq, position) DO UPDATE SET "
-            "job_id = excluded.job_id, fingerprint = excluded.fingerprint, "
-            "status = excluded.status, batch_id = excluded.batch_id, "
-            "dataset_id = excluded.dataset_id, created_at = excluded.created_at, "
-            "finished_at = excluded.finished_at, reason = excluded.reason, "
-            "cancelled_at = excluded.cancelled_at, doc = excluded.doc, "
-            "git_commit = excluded.git_commit, commit_dirty = excluded.commit_dirty, "
-            "actor = excluded.actor, ci_run = excluded.ci_run, "
-            "tool_version = excluded.tool_version, recorded_at = now()",
-            [(sandbox, address, slot, position, *_run_row(run)) for position, run in upserts],
-        )
-        changed_batches = [
-            (position, run)
-            for position, run in upserts
-            if position >= len(old) or old[position].batches != run.batches
-        ]
-        replaced = [(sandbox, address, slot, p) for p, _ in changed_batches if p < len(old)]
-        if replaced:
-            cur.executemany(
-                "DELETE FROM batches WHERE sandbox = %s AND address = %s AND retired_seq = %s "
-                "AND run_position = %s",
-                replaced,
-            )
-        batch_rows = [
-            (sandbox, address, slot, position, index, run.jobId, ref.segmentId, ref.batchId)
-            for position, run in changed_batches
-            for index, ref in enumerate(run.batches)
-        ]
-        if batch_rows:
-            cur.executemany(
-                f"INSERT INTO batches ({_BATCH_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                batch_rows,
-            )
+
+def _archived_of(head: State) -> dict[tuple[str, int], int]:
+    return {
+        (s.address, s.retired_seq): res.archivedRuns
+        for s, res in slots(head)
+        if isinstance(res, ExportJobResource) and res.archivedRuns
+    }

@@ -9,7 +9,6 @@ name. A write is one transaction and writes only the addresses it is told change
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import socket
 import sys
@@ -18,13 +17,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
-from reconciler.gcpause import gc_paused
 from reconciler.state.history import OTHER_RUNS, RunMatch
-from reconciler.state.journal import first_error
-from reconciler.state.migrations import StateFileError
-from reconciler.state.models import STATE_VERSION, State, format_time
+from reconciler.state.models import ExportJobResource, State, format_time
 from reconciler.state.pg_connect import (
     PG_VARIABLES,
     URL_VARIABLE,
@@ -34,6 +28,7 @@ from reconciler.state.pg_connect import (
     pg_target,
     scrub,
 )
+from reconciler.state.pg_head import PgClaims, read_rows
 from reconciler.state.pg_schema import (
     SCHEMA_STEPS,
     SCHEMA_VERSION,
@@ -61,21 +56,6 @@ __all__ = [
     "pg_target",
     "schema_version",
 ]
-
-# Each (address, retired_seq)'s runs as one JSON array, in their order: the `doc` of each run
-# is its JSON as the state file writes it (the other columns are the same values, for queries).
-_RUNS_JSON = """
-SELECT address, retired_seq, '[' || string_agg(doc, ',' ORDER BY position) || ']'
-FROM runs WHERE sandbox = %s GROUP BY address, retired_seq
-"""
-
-
-def _with_runs(kind: str, body: str, runs: str | None) -> str:
-    """A resource's JSON: its body, and for an export job its runs."""
-    if kind != "ExportJob":
-        return body
-    return f'{body[:-1]}, "runs": {runs or "[]"}}}'
-
 
 # The advisory lock of a sandbox's state (its one parameter: the sandbox), per schema.
 _LOCK_KEY = "hashtextextended(current_schema() || '/' || %s, 0)"
@@ -121,13 +101,15 @@ class PostgresStore:
         return conn
 
     def read(self) -> State:
-        """The state without taking the lock, as one consistent snapshot of the tables."""
+        """The head without taking the lock, as one consistent snapshot of the tables: each
+        resource's runs from `archivedRuns` on; the history's claimed job ids are asked."""
         with self._connect(autocommit=True) as conn:
-            return self._read_on(conn)[0]
+            return self._read_on(conn, whole=False)[0]
 
     def read_history(self) -> State:
-        """The whole state without the lock (as `read`: nothing is kept apart yet)."""
-        return self.read()
+        """The whole state without the lock: every run of every resource."""
+        with self._connect(autocommit=True) as conn:
+            return self._read_on(conn, whole=True)[0]
 
     def find_runs(
         self, *, job_id: int | None = None, batch_id: str | None = None, others: int = OTHER_RUNS
@@ -145,72 +127,58 @@ class PostgresStore:
             except psycopg.Error as exc:
                 raise self._failed("read", exc) from None
 
-    def _read_on(self, conn: psycopg.Connection[Any]) -> tuple[State, Baseline]:
+    def _read_on(
+        self,
+        conn: psycopg.Connection[Any],
+        *,
+        whole: bool,
+        writer: PostgresWriter | None = None,
+    ) -> tuple[State, Baseline]:
         import psycopg
 
         try:
             with conn.transaction():  # the lock's and read()'s connections are autocommit
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                return self._read_rows(conn)
+                got = read_rows(conn, self, whole=whole)
         except psycopg.Error as exc:
             raise self._failed("read", exc) from None
-
-    def _read_rows(self, conn: psycopg.Connection[Any]) -> tuple[State, Baseline]:
-        key = (self.sandbox,)
-        head = conn.execute(
-            "SELECT lineage, serial, state_version, observed::text FROM state_heads "
-            "WHERE sandbox = %s",
-            key,
-        ).fetchone()
-        if head is None:
+        if got is None:
             empty = State(sandbox=self.sandbox)
-            return empty, baseline_of(empty)
-        lineage, serial, version, observed = head
-        if version != STATE_VERSION:
-            raise StateFileError(
-                f"the state {self.where} has state version {version}, not {STATE_VERSION}; "
-                "upgrade reconciler"
-            )
-        # The server writes each resource's runs as JSON text (C, not Python, per run), and
-        # the whole state is parsed in one go by pydantic-core, as the state file is.
-        runs = {(address, slot): text for address, slot, text in conn.execute(_RUNS_JSON, key)}
-        parts = []
-        for address, kind, body in conn.execute(
-            "SELECT address, kind, body::text FROM resources WHERE sandbox = %s ORDER BY address",
-            key,
-        ):
-            parts.append(f"{json.dumps(address)}:{_with_runs(kind, body, runs.get((address, 0)))}")
-        retired = [
-            f'{{"address":{json.dumps(address)},"retiredAt":{at},"reason":{json.dumps(reason)},'
-            f'"resource":{_with_runs(kind, body, runs.get((address, seq)))}}}'
-            for seq, address, at, reason, kind, body in conn.execute(
-                "SELECT seq, address, to_json(retired_at)::text, reason, kind, body::text "
-                "FROM retired WHERE sandbox = %s ORDER BY seq",
-                key,
-            )
-        ]
-        pending = [
-            body
-            for (body,) in conn.execute(
-                "SELECT body::text FROM pending_intents WHERE sandbox = %s ORDER BY position",
-                key,
-            )
-        ]
-        text = (
-            f'{{"version":{STATE_VERSION},"lineage":{json.dumps(lineage)},"serial":{serial},'
-            f'"sandbox":{json.dumps(self.sandbox)},"resources":{{{",".join(parts)}}},'
-            f'"pending":[{",".join(pending)}],"observed":{observed},'
-            f'"retired":[{",".join(retired)}]}}'
+            return empty, baseline_of(empty, {})
+        state, archived = got
+        base = baseline_of(state, archived)
+        if not whole:
+            self._attach(state, writer)
+        return state, base
+
+    def _baseline_on(self, conn: psycopg.Connection[Any]) -> Baseline:
+        """The baseline of the rows as they are (inside a write's transaction)."""
+        got = read_rows(conn, self, whole=False)
+        if got is None:
+            return baseline_of(State(sandbox=self.sandbox), {})
+        return baseline_of(*got)
+
+    def _attach(self, head: State, writer: PostgresWriter | None) -> State:
+        """Give a head whose history holds runs the index of their claimed job ids."""
+        held = any(
+            isinstance(res, ExportJobResource) and res.archivedRuns
+            for res in (*head.resources.values(), *(e.resource for e in head.retired))
         )
-        try:
-            with gc_paused():
-                state = State.model_validate_json(text, strict=True)
-        except ValidationError as exc:
-            raise StateFileError(
-                f"the state {self.where} does not read ({first_error(exc)}); repair the rows "
-                "or restore the database from a backup"
-            ) from exc
-        return state, baseline_of(state)
+        return head.attach_history(PgClaims(self, self._lender(writer)) if held else None)
+
+    def _lender(self, writer: PostgresWriter | None) -> Any:
+        """A connection for each question of a head's claims index: the lock's while it is
+        held (the questions then see this process's own writes), else a new one."""
+
+        @contextlib.contextmanager
+        def lend() -> Iterator[psycopg.Connection[Any]]:
+            if writer is not None and not writer.connection.closed:
+                yield writer.connection
+                return
+            with self._connect(autocommit=True) as conn:
+                yield conn
+
+        return lend
 
     @contextlib.contextmanager
     def lock(self, command: str | None = None) -> Iterator[PostgresWriter]:
