@@ -3,33 +3,26 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
-import os
-import shutil
-import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from reconciler.errors import ReconcilerError
 from reconciler.gcpause import gc_paused
+from reconciler.state import file_history
+from reconciler.state.file_history import CLAIMS_SUFFIX, HISTORY_SUFFIX, FileClaims
+from reconciler.state.file_writer import StateWriter, keep_backup
+from reconciler.state.head import known_archived, whole
 from reconciler.state.history import OTHER_RUNS, RunMatch, find_runs_in
-from reconciler.state.journal import (
-    JOURNAL_SUFFIX,
-    MAX_LINES,
-    Baseline,
-    baseline,
-    journal_line,
-    replay,
-    scan,
-)
+from reconciler.state.journal import JOURNAL_SUFFIX, MAX_LINES, replay, scan
 from reconciler.state.lockfile import read_holder, record_holder
 from reconciler.state.migrations import StateFileError
 from reconciler.state.models import STATE_VERSION, State
 from reconciler.state.snapshot import (
     BACKUP_SUFFIX,
-    fsync_dir,
     parse_snapshot,
     parse_state,
     truncate,
@@ -39,7 +32,14 @@ from reconciler.state.snapshot import (
 # A state this small is rewritten whole when the lock is released (see StateWriter.settle).
 SETTLE_BYTES = 4 * 1024 * 1024
 
-__all__ = ["StateLocked", "StateStore", "StateWriter", "parse_state", "write_atomic"]
+__all__ = [
+    "StateLocked",
+    "StateStore",
+    "StateWriter",
+    "keep_backup",
+    "parse_state",
+    "write_atomic",
+]
 
 
 class StateLocked(ReconcilerError):
@@ -63,177 +63,22 @@ class _Loaded:
     snapshot_bytes: int
     journal_lines: int
     journal_bytes: int  # up to the end of the last complete line
-
-
-class StateWriter:
-    """Handed out by `StateStore.lock()`: reads and writes the state while the lock is held.
-
-    A write appends one journal line for the resources the caller changed; a write that names
-    none (`changed=None`), or one after a journal grown past its bounds, rewrites the snapshot.
-    """
-
-    def __init__(self, store: StateStore) -> None:
-        self._store = store
-        self._serial: int | None = None  # the serial of the state last read or written
-        self._base: int | None = None  # the snapshot's serial, if journal lines may follow it
-        self._before: Baseline = {}
-        self._snapshot_bytes = 0
-        self._journal_lines = 0
-        self._journal_bytes = 0
-
-    @property
-    def path(self) -> Path:
-        return self._store.path
-
-    def settle(self) -> None:
-        """Fold a small journal into the snapshot, so that the state file alone is the state.
-
-        Done when the lock is released: people and scripts read `<state>.json` directly. Above
-        `SETTLE_BYTES` the journal stays (a rewrite would cost what the journal saves).
-        """
-        if self._journal_lines and self._snapshot_bytes + self._journal_bytes <= SETTLE_BYTES:
-            self.compact()
-
-    def compact(self) -> None:
-        """Rewrite the snapshot as the state on disk now and empty the journal; the serial stays.
-
-        The state is the same before and after (only its files change), so a plan saved against
-        this serial is still current: compaction is not a write of the state.
-        """
-        self._write_snapshot(self.read())
-
-    @property
-    def journal_lines(self) -> int:
-        """How many lines the journal holds (0 right after a snapshot)."""
-        return self._journal_lines
-
-    def read(self) -> State:
-        """The current state on disk (as `StateStore.read`)."""
-        loaded = self._store.load()
-        self._serial = loaded.state.serial
-        self._base = loaded.snapshot_serial
-        self._before = baseline(loaded.state)
-        self._snapshot_bytes = loaded.snapshot_bytes
-        self._journal_lines = loaded.journal_lines
-        self._journal_bytes = loaded.journal_bytes
-        return loaded.state
-
-    def read_history(self) -> State:
-        """The whole state (as `read`: nothing is kept apart yet)."""
-        return self.read()
-
-    def write(self, state: State, changed: Iterable[str] | None = None) -> State:
-        """Write `state` with serial + 1 (and a lineage on the first write); return what was written.
-
-        `changed`: the addresses whose resources differ from the last state read or written
-        (other top-level keys are compared here); None when unsure, which rewrites the snapshot.
-        """
-        written = state.model_copy(
-            update={
-                "serial": state.serial + 1,
-                "lineage": state.lineage or str(uuid.uuid4()),
-                "sandbox": state.sandbox or self._store.sandbox or "",
-            }
-        )
-        if changed is not None and self._may_journal(state):
-            assert self._base is not None
-            line, after = journal_line(written, self._base, changed, self._before)
-            self._append(line.encode("utf-8"))
-            self._before = after  # only once the line is on disk
-        else:
-            self._write_snapshot(written)
-        self._serial = written.serial
-        return written
-
-    def replace(self, state: State) -> State:
-        """Write `state` as it is, serial and lineage kept (a copy from another backend)."""
-        self._write_snapshot(state)
-        self._serial = state.serial
-        return state
-
-    def _may_journal(self, state: State) -> bool:
-        return (
-            self._base is not None
-            and state.serial == self._serial
-            and self._journal_lines < MAX_LINES
-            # past the snapshot's size, rewriting it costs less than what replay would
-            and self._journal_bytes < self._snapshot_bytes
-        )
-
-    def _append(self, line: bytes) -> None:
-        journal = self._store.journal_path
-        new = not journal.exists()
-        # Private like the snapshot (mkstemp makes it 0600): it holds the same resources.
-        fd = os.open(journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        if os.fstat(fd).st_mode & 0o077:
-            os.fchmod(fd, 0o600)  # written by an older version, which left it 0644
-        with os.fdopen(fd, "ab") as handle:
-            try:
-                handle.write(line)
-                handle.flush()
-                os.fsync(handle.fileno())
-            except BaseException:
-                # leave no torn line for the next append to follow
-                with contextlib.suppress(OSError):
-                    handle.truncate(self._journal_bytes)
-                raise
-        if new:
-            fsync_dir(journal.parent)
-        self._journal_lines += 1
-        self._journal_bytes += len(line)
-
-    def _write_snapshot(self, written: State) -> None:
-        text = written.to_json()
-        keep_backup(self._store)
-        write_atomic(self._store.path, text)
-        # A crash here leaves lines whose `base` is not the new snapshot's serial: replay skips them.
-        truncate(self._store.journal_path, 0)
-        self._base = written.serial
-        self._before = baseline(written)
-        self._snapshot_bytes = len(text.encode("utf-8"))
-        self._journal_lines = 0
-        self._journal_bytes = 0
-
-
-def keep_backup(store: StateStore) -> None:
-    """Keep the snapshot and journal about to be replaced as `<state>.backup` (+ `.journal`).
-
-    The old snapshot is hard-linked (no copy, whatever its size) before the new one replaces it;
-    the journal (at most 1,000 lines) is copied. Both stay 0600. Nothing to keep: nothing done.
-    """
-    if not store.path.exists():
-        return
-    backup = store.backup
-    tmp = backup.path.with_name(f".{backup.path.name}.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    try:
-        os.link(store.path, tmp)
-    except OSError:  # a filesystem without hard links
-        shutil.copy2(store.path, tmp)
-    os.replace(tmp, backup.path)
-    try:
-        journal = store.journal_path.read_bytes()
-    except FileNotFoundError:
-        journal = b""
-    if journal:
-        fd = os.open(backup.journal_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(journal)
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            backup.journal_path.unlink()
+    claims: FileClaims | None = None  # the claims index attached to `state`, if it is a head
 
 
 class StateStore:
     """The state at `path` (`sandbox` fills a new state and is checked against the file).
 
-    On disk: the snapshot `path` and the journal `path` + `.journal` (docs/contract.md section 6).
+    On disk (docs/contract.md section 6): the head, the snapshot `path` and the journal `path` +
+    `.journal`; the history, `path` + `.history` (runs moved out of the head) and `path` +
+    `.claims` (their claimed job ids): reconciler.state.file_history.
     """
 
-    def __init__(self, path: Path, sandbox: str | None = None) -> None:
+    def __init__(self, path: Path, sandbox: str | None = None, *, history_of: Path | None = None):
         self.path = Path(path)
         self.sandbox = sandbox
+        # a backup's head: its runs moved out are in the history of the state at `history_of`
+        self._history_of = history_of
 
     @property
     def where(self) -> str:
@@ -249,29 +94,75 @@ class StateStore:
         return self.path.with_name(self.path.name + JOURNAL_SUFFIX)
 
     @property
+    def history_path(self) -> Path:
+        base = self._history_of or self.path
+        return base.with_name(base.name + HISTORY_SUFFIX)
+
+    @property
+    def own_claims_path(self) -> Path:
+        return self.path.with_name(self.path.name + CLAIMS_SUFFIX)
+
+    @property
+    def claims_path(self) -> Path:
+        """The claims of the history runs this head counts (a backup's own, kept by a `state
+        rm`'s rebuild, else the state's: only appended to since the backup was made)."""
+        own = self.own_claims_path
+        if self._history_of is None or own.exists():
+            return own
+        return self._history_of.with_name(self._history_of.name + CLAIMS_SUFFIX)
+
+    @property
     def backup(self) -> StateStore:
         """The state as it was before the snapshot was last rewritten (`<state>.backup`)."""
-        return StateStore(self.path.with_name(self.path.name + BACKUP_SUFFIX), self.sandbox)
+        return StateStore(
+            self.path.with_name(self.path.name + BACKUP_SUFFIX),
+            self.sandbox,
+            history_of=self._history_of or self.path,
+        )
 
     def read(self) -> State:
-        """The state without taking the lock; a new empty state if the file does not exist.
+        """The state's head without taking the lock; a new empty state if there is no file.
 
+        Only the snapshot and the journal are read (never the history); the claims file is
+        opened, and read only if a decision asks about an id the head does not hold.
         A reader racing a writer may see an older state, never a broken one.
         """
         return self.load().state
 
     def read_history(self) -> State:
-        """The whole state without the lock (as `read`: nothing is kept apart yet)."""
-        return self.read()
+        """The whole state without the lock: the head and the history merged."""
+        return self.merge_history(self.read())
+
+    def merge_history(self, head: State) -> State:
+        """`head` with the runs its history holds: the whole state (archivedRuns 0)."""
+        wanted = known_archived(head)
+        if not any(wanted.values()):
+            return head.model_copy().attach_history(None)
+        return whole(head, file_history.read_history(self.history_path, wanted))
 
     def find_runs(
         self, *, job_id: int | None = None, batch_id: str | None = None, others: int = OTHER_RUNS
     ) -> list[RunMatch]:
-        """The runs with that job id or batch id, newest first (a scan of the state)."""
-        return find_runs_in(self.read(), job_id=job_id, batch_id=batch_id, others=others)
+        """The runs with that job id or batch id, newest first (a scan of the whole state)."""
+        return find_runs_in(self.read_history(), job_id=job_id, batch_id=batch_id, others=others)
 
     def load(self) -> _Loaded:
-        """The snapshot plus the journal lines that extend it."""
+        """The head: the snapshot plus the journal lines that extend it, and its claims index.
+
+        The claims file is opened before the head is read; a rebuild (`state rm`) between the
+        two is seen (the file replaced) and the head read once more.
+        """
+        for attempt in range(2):
+            claims = FileClaims(self.claims_path)
+            loaded = self._load_head()
+            if not any(known_archived(loaded.state).values()):
+                return loaded
+            if attempt or claims.same_file():
+                loaded.state.attach_history(claims)
+                return dataclasses.replace(loaded, claims=claims)
+        raise AssertionError("unreachable")
+
+    def _load_head(self) -> _Loaded:
         try:
             return self._load_once()
         except _JournalUnreadable:
@@ -320,7 +211,7 @@ class StateStore:
     def _with_backup_hint(self, exc: StateFileError) -> StateFileError:
         """A broken state's error, naming the backup this tool kept when there is one."""
         backup = self.backup
-        if self.path.name.endswith(BACKUP_SUFFIX) or not backup.path.exists():
+        if self._history_of is not None or not backup.path.exists():
             return exc
         journal = f" and {backup.journal_path}" if backup.journal_path.exists() else ""
         return StateFileError(
@@ -330,6 +221,11 @@ class StateStore:
                 f" (and the journal over {self.journal_path})"
                 if journal
                 else f" and remove {self.journal_path}"
+            )
+            + (
+                f" (and {backup.own_claims_path} over {self.own_claims_path})"
+                if backup.own_claims_path.exists()
+                else ""
             )
         )
 

@@ -27,6 +27,7 @@ from reconciler.state import (
 )
 from reconciler.state import store as store_module
 from reconciler.state.journal import MAX_LINES
+from reconciler.state.models import HEAD_RUNS
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 
@@ -66,8 +67,10 @@ def intent(name: str) -> Intent:
 
 
 def big_state() -> State:
-    """A snapshot large enough that a few journal lines stay under its size."""
-    return State(resources={f"exportjob/old-{i}": job(f"old-{i}", runs=20) for i in range(20)})
+    """A snapshot large enough that a few journal lines stay under its size (runs below
+    2 * HEAD_RUNS a resource: none moves to the history, the snapshot keeps its size)."""
+    runs = 2 * HEAD_RUNS - 1
+    return State(resources={f"exportjob/old-{i}": job(f"old-{i}", runs=runs) for i in range(20)})
 
 
 def journal_of(store: StateStore) -> list[dict[str, object]]:

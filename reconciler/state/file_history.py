@@ -1,0 +1,305 @@
+"""The file backend's history: runs moved out of the head, and the job ids they claim (issue 16).
+
+Next to the head (`<state>.json` + `.journal`) the file backend keeps (docs/contract.md section 6):
+
+- `<state>.json.history`: JSON lines, append-only, each
+  `{"address": A, "generation": g, "from": p, "runs": [run, ...]}`: the runs at positions p, p+1,
+  .. of the g-th resource ever held at address A (run JSON as in the snapshot). For each
+  (A, g) and position a later line wins; the head's `archivedRuns` say how many positions are
+  used (lines past it were left by a writer killed before its head write). A torn last line
+  (no newline, or not JSON) is ignored; the writer cuts it off before it appends.
+- `<state>.json.claims`: the job ids of the history runs of claiming resources (managed, or
+  retired by forget), int64 little-endian, appended (duplicates allowed; a torn tail, a length
+  not a multiple of 8, is ignored and cut off by the next writer). Read only when a decision asks
+  about an id the head does not hold (`FileClaims`).
+
+Both are written before the head that counts their runs, so a writer killed at any point leaves
+a head whose history is complete; what it wrote past the head is ignored, or (claims) names job
+ids the head's runs claim anyway.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import weakref
+from array import array
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from reconciler.state.head import Archived
+from reconciler.state.journal import first_error
+from reconciler.state.migrations import StateFileError
+from reconciler.state.models import Run
+from reconciler.state.snapshot import fsync_dir
+
+HISTORY_SUFFIX = ".history"
+CLAIMS_SUFFIX = ".claims"
+
+_RUNS: TypeAdapter[list[Run]] = TypeAdapter(list[Run])
+_TAIL_CHUNK = 64 * 1024
+
+Key = tuple[str, int]  # (address, generation)
+
+
+class _Line(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    address: str
+    generation: int = Field(ge=0)
+    start: int = Field(alias="from", ge=0)
+    runs: list[Run]
+
+
+def history_line(archived: Archived) -> bytes:
+    """One history line: the runs `archived` moves, at their positions."""
+    head = (
+        f'{{"address":{json.dumps(archived.slot.address)},'
+        f'"generation":{archived.slot.generation},"from":{archived.start},"runs":'
+    )
+    return head.encode("utf-8") + _RUNS.dump_json(list(archived.runs)) + b"}\n"
+
+
+def claimed_ids(archived: Iterable[Archived]) -> list[int]:
+    """The job ids the claiming resources' moved runs hold."""
+    return [run.jobId for a in archived if a.claims for run in a.runs]
+
+
+def pack(ids: Iterable[int]) -> bytes:
+    """Job ids as the claims file holds them (int64 little-endian)."""
+    packed = array("q", ids)
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def _open_private(path: Path) -> tuple[int, bool]:
+    new = not path.exists()
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    if os.fstat(fd).st_mode & 0o077:
+        os.fchmod(fd, 0o600)
+    return fd, new
+
+
+def _valid_history_length(fd: int) -> int:
+    """The length of the history's complete lines (what follows the last newline is torn)."""
+    size = os.fstat(fd).st_size
+    end = size
+    while end > 0:
+        start = max(0, end - _TAIL_CHUNK)
+        chunk = os.pread(fd, end - start, start)
+        cut = chunk.rfind(b"\n")
+        if cut >= 0:
+            return start + cut + 1
+        end = start
+    return 0
+
+
+def append(path: Path, data: bytes, *, unit: int | None = None) -> None:
+    """Append `data` to the history (`unit` None) or the claims file (`unit` 8), fsynced.
+
+    Under the lock: first cut off what a killed writer left torn (the history's text after its
+    last newline, the claims' bytes past a multiple of 8), so `data` starts whole.
+    """
+    fd, new = _open_private(path)
+    try:
+        size = os.fstat(fd).st_size
+        valid = _valid_history_length(fd) if unit is None else size - size % unit
+        if valid != size:
+            os.ftruncate(fd, valid)
+        try:
+            view = memoryview(data)
+            offset = valid
+            while view:
+                written = os.pwrite(fd, view, offset)
+                view = view[written:]
+                offset += written
+            os.fsync(fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, valid)  # no torn tail for the next append to follow
+            raise
+    finally:
+        os.close(fd)
+    if new:
+        fsync_dir(path.parent)
+
+
+def write_new(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` (temp file + rename, fsynced, 0600): a rebuild or a migrate."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
+def keep_claims(path: Path, backup: Path) -> None:
+    """Keep the claims file a rebuild replaces as `backup` (the backup head's claims)."""
+    tmp = backup.with_name(f".{backup.name}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    try:
+        os.link(path, tmp)
+    except FileNotFoundError:
+        return
+    except OSError:  # a filesystem without hard links
+        shutil.copy2(path, tmp)
+    os.replace(tmp, backup)
+
+
+def read_history(path: Path, wanted: Mapping[Key, int]) -> dict[Key, list[Run]]:
+    """(address, generation) -> its runs from position 0, as far as they are contiguous, for
+    the `wanted` resources and positions below their count (the head's archivedRuns)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        if any(wanted.values()):
+            raise StateFileError(
+                f"{path} is missing: it holds the oldest runs the state {_head_of(path)} "
+                "counts; restore it from a copy"
+            ) from None
+        return {}
+    except OSError as exc:
+        raise StateFileError(f"cannot read {path}: {exc.strerror}") from exc
+    found: dict[Key, dict[int, Run]] = {key: {} for key, n in wanted.items() if n}
+    lines = data.split(b"\n")
+    complete = lines[:-1]  # what follows the last newline is a torn write, if anything
+    for number, raw in enumerate(complete, 1):
+        try:
+            line = _Line.model_validate_json(raw)
+        except ValidationError as exc:
+            if number == len(complete) and _not_json(raw):
+                break  # a write cut short by a crash
+            raise StateFileError(
+                f"{path} line {number} is not a history line ({_why(exc)}); restore it from a copy"
+            ) from None
+        key = (line.address, line.generation)
+        runs = found.get(key)
+        if runs is None:
+            continue
+        limit = wanted[key]
+        for offset, run in enumerate(line.runs):
+            if line.start + offset < limit:
+                runs[line.start + offset] = run  # a later line wins
+    out: dict[Key, list[Run]] = {}
+    for key, runs in found.items():
+        ordered: list[Run] = []
+        while len(ordered) in runs:
+            ordered.append(runs[len(ordered)])
+        out[key] = ordered  # short of archivedRuns when a position is missing: head.whole says
+    return out
+
+
+def _head_of(path: Path) -> str:
+    return str(path)[: -len(HISTORY_SUFFIX)] if str(path).endswith(HISTORY_SUFFIX) else str(path)
+
+
+def _not_json(raw: bytes) -> bool:
+    try:
+        json.loads(raw)
+    except ValueError:
+        return True
+    return False
+
+
+def _why(exc: ValidationError) -> str:
+    if exc.errors()[0]["type"] == "json_invalid":
+        return "not valid JSON"
+    return first_error(exc)
+
+
+class FileClaims:
+    """The claims file as a `ClaimsIndex`, loaded on the first question the head cannot answer.
+
+    The file is opened when the head is read (`open_claims`), so what is loaded later is the
+    file of that head, appended to since perhaps (by runs a later head claims), never a rebuild
+    made after it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._error: StateFileError | None = None
+        self._ids: set[int] | None = None
+        self._max: int | None = None
+        try:
+            self._fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            self._error = StateFileError(
+                f"{path} is missing: it holds the job ids of the runs the state's history "
+                "keeps; restore it from a copy"
+            )
+        except OSError as exc:
+            self._error = StateFileError(f"cannot read {path}: {exc.strerror}")
+        if self._fd is not None:
+            self._closer = weakref.finalize(self, os.close, self._fd)
+
+    def same_file(self) -> bool:
+        """Whether the path still names the file opened (no rebuild replaced it since)."""
+        if self._fd is None:
+            return not self.path.exists()
+        try:
+            return os.stat(self.path).st_ino == os.fstat(self._fd).st_ino
+        except FileNotFoundError:
+            return False
+
+    def _close(self) -> None:
+        if self._fd is not None:
+            self._closer()
+            self._fd = None
+
+    def add(self, ids: Iterable[int]) -> bool:
+        """Ids this process just appended to the file; False: this index did not open the file
+        (it did not exist then), so it cannot answer for them: open a new one."""
+        if self._ids is None:
+            return self._fd is not None  # not loaded yet: the load reads them from the file
+        for job_id in ids:
+            self._ids.add(job_id)
+            if self._max is None or job_id > self._max:
+                self._max = job_id
+        return True
+
+    def _load(self) -> set[int]:
+        if self._ids is not None:
+            return self._ids
+        if self._error is not None or self._fd is None:
+            raise self._error or StateFileError(f"cannot read {self.path}")
+        chunks = []
+        offset = 0
+        while chunk := os.pread(self._fd, 1 << 20, offset):
+            chunks.append(chunk)
+            offset += len(chunk)
+        data = b"".join(chunks)
+        ids = array("q")
+        ids.frombytes(data[: len(data) - len(data) % 8])  # a torn tail is ignored
+        if sys.byteorder == "big":
+            ids.byteswap()
+        self._ids = set(ids)
+        self._max = max(ids) if ids else None
+        self._close()
+        return self._ids
+
+    def among(self, job_ids: Iterable[int]) -> set[int]:
+        loaded = self._load()
+        return {job_id for job_id in job_ids if job_id in loaded}
+
+    def max_job_id(self) -> int | None:
+        self._load()
+        return self._max
+
+    def all_job_ids(self) -> set[int]:
+        return set(self._load())
