@@ -39,6 +39,7 @@ POSTGRES_MODULES = frozenset(
     {
         "test_engine_convergence",
         "test_engine_crash",
+        "test_engine_history",
         "test_engine_concurrency",
         "test_engine_lifecycle",
         "test_engine_provenance",
