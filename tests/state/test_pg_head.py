@@ -281,7 +281,7 @@ def test_migrate_round_trips_a_state_with_a_history(tmp_path: Path, pg_env: dict
 
 _OPS = st.lists(
     st.tuples(
-        st.sampled_from(["run", "settle", "forget", "rm", "import", "whole", "reread"]),
+        st.sampled_from(["run", "settle", "forget", "rm", "import", "whole", "all", "reread"]),
         st.integers(0, 2),
     ),
     min_size=5,
@@ -346,7 +346,11 @@ def _schedule(store: PostgresStore, ops: list[tuple[str, int]]) -> None:
             if op == "reread":
                 state = writer.read()
                 continue
-            if op == "whole":
+            if op == "all":  # a head written with changed=None: every address compared
+                _apply(state, "run", i, job)
+                _apply(reference, "run", i, job)
+                state = writer.write(state)
+            elif op == "whole":
                 whole = writer.read_history()
                 assert whole == reference
                 address = _apply(whole, "run", i, job)
