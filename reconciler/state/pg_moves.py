@@ -35,6 +35,7 @@ class Moves:
     # managed addresses whose rows move or go (their rows are written whatever `changed` says)
     addresses: set[str] = field(default_factory=set)
     drop: list[tuple[str, int]] = field(default_factory=list)  # (address, seq): rows deleted
+    gone: list[tuple[str, int]] = field(default_factory=list)  # their (address, generation)
     move: list[tuple[str, int, int]] = field(default_factory=list)  # (address, from, to)
 
     @property
@@ -68,20 +69,28 @@ class Moves:
             )
 
 
-def plan_moves(base: Baseline, state: State, where: str) -> Moves:
-    """How the rows `base` describes become the rows of `state`'s resources."""
+def appended(base: Baseline, state: State) -> bool:
+    """Whether `state`'s retired list is the baseline's, perhaps with entries added."""
     old, new = base.retired, state.retired
-    appended = len(new) >= len(old) and all(
+    return len(new) >= len(old) and all(
         a is b or _key(a) == _key(b) for a, b in zip(old, new, strict=False)
     )
-    moves = Moves(appended)
+
+
+def plan_moves(base: Baseline, state: State, where: str, scope: set[str] | None = None) -> Moves:
+    """How the rows `base` describes become the rows of `state`'s resources.
+
+    `scope`: the managed addresses `state` holds that may differ (None: all); the baseline's
+    other managed resources are as they were (`state` may leave them out)."""
+    old, new = base.retired, state.retired
+    moves = Moves(appended(base, state))
     mapped: set[int] = set()
     by_entry = {}
-    if not appended:
+    if not moves.appended:
         by_entry = {_key(old[rows.seq - 1]): rows for rows in base.slots.values() if rows.seq}
     for slot, _res in slots(state):
         key = (slot.address, slot.generation)
-        if appended:
+        if moves.appended:
             rows = base.slots.get(key)
             if rows is not None and rows.seq and rows.seq != slot.retired_seq:
                 rows = None  # cannot be: the list only grew
@@ -102,8 +111,8 @@ def plan_moves(base: Baseline, state: State, where: str) -> Moves:
                 moves.addresses.add(slot.address)
             rows = dataclasses.replace(rows, seq=slot.retired_seq)
         moves.rows[key] = rows
-    for rows in base.slots.values():
-        if id(rows) in mapped:
+    for key, rows in base.slots.items():
+        if id(rows) in mapped or (scope is not None and not rows.seq and rows.address not in scope):
             continue
         if rows.archived:
             where_ = "managed" if not rows.seq else f"retired entry {rows.seq}"
@@ -113,6 +122,7 @@ def plan_moves(base: Baseline, state: State, where: str) -> Moves:
                 "(forget, state rm) instead of removing it"
             )
         moves.drop.append((rows.address, rows.seq))
+        moves.gone.append(key)
         if not rows.seq:
             moves.addresses.add(rows.address)
     return moves

@@ -10,6 +10,7 @@ resource that is retired keeps its rows: they are moved to its retired entry wit
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ from reconciler.state.pg_rows import body, copy_runs, ms, write_runs
 if TYPE_CHECKING:
     import psycopg
 
+    from reconciler.state.pg_moves import Moves
     from reconciler.state.postgres import PostgresStore
 
 
@@ -252,21 +254,45 @@ class PostgresWriter:
             )
 
     def _write_changed(self, state: State, changed: set[str] | None) -> State:
-        from reconciler.state.pg_moves import plan_moves
+        from reconciler.state.pg_moves import appended, plan_moves
 
         base = self._base
-        moves = plan_moves(base, state, self._store.where)
+        # What may differ: the named addresses, those a retire in this write moves, and those
+        # whose history the state counts otherwise than the tables (a whole state); the other
+        # resources are not looked at (a write's cost does not grow with the resources).
+        scope: set[str] | None = None
+        if changed is not None and appended(base, state):
+            generation = Counter(e.address for e in state.retired)
+            scope = set(changed) | {e.address for e in state.retired[len(base.retired) :]}
+            for address, res in state.resources.items():
+                if isinstance(res, ExportJobResource):
+                    rows = base.slots.get((address, generation[address]))
+                    if res.archivedRuns != (rows.archived if rows is not None else 0):
+                        scope.add(address)
+        part = state
+        if scope is not None:
+            part = state.model_copy(
+                update={"resources": {a: state.resources[a] for a in scope if a in state.resources}}
+            )
+        moves = plan_moves(base, part, self._store.where, scope)
         hw = to_head(
-            state,
+            part,
             moves.known,
             changed,
             new_retired_from=len(base.retired) + 1 if moves.appended else None,
         )
+        if scope is not None:
+            hw.state = state.model_copy(
+                update={
+                    "resources": {**state.resources, **hw.state.resources},
+                    "retired": hw.state.retired,
+                }
+            )
         head = hw.state
         self._head(head)
         moves.apply(self._conn, self._store.sandbox)
         self._write_retired(hw, moves.appended)
-        self._write_resources(hw, changed, moves)
+        self._write_resources(hw, changed, moves, scope)
         pending = [i.model_dump(mode="json") for i in head.pending]
         if pending != base.pending:
             self._write_pending(head)
@@ -308,7 +334,9 @@ class PostgresWriter:
         base.retired = list(head.retired)
         base.retired_bodies = bodies
 
-    def _write_resources(self, hw: HeadWrite, changed: set[str] | None, moves: Any) -> None:
+    def _write_resources(
+        self, hw: HeadWrite, changed: set[str] | None, moves: Moves, scope: set[str] | None
+    ) -> None:
         from psycopg.types.json import Jsonb
 
         base, head = self._base, hw.state
@@ -341,8 +369,21 @@ class PostgresWriter:
         # The runs: of the named managed resources, and of every retired one (a few identity
         # checks each), from the position the history held before this write.
         moved = {(a.slot.address, a.slot.generation): a for a in hw.archived}
-        slots_now: dict[tuple[str, int], SlotRows] = {}
-        for slot, res in slots(head):
+        if scope is None:
+            slots_now: dict[tuple[str, int], SlotRows] = {}
+            looked = slots(head)
+        else:  # the baseline's other resources stay as they are
+            slots_now = dict(base.slots)
+            for key in moves.gone:
+                del slots_now[key]
+            looked = slots(
+                head.model_copy(
+                    update={
+                        "resources": {a: head.resources[a] for a in scope if a in head.resources}
+                    }
+                )
+            )
+        for slot, res in looked:
             key = (slot.address, slot.generation)
             prior = moves.rows.get(key)
             if not slot.retired_seq and slot.address not in names and prior is not None:
