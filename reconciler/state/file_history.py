@@ -280,9 +280,12 @@ class FileClaims:
             raise self._error or StateFileError(f"cannot read {self.path}")
         chunks = []
         offset = 0
-        while chunk := os.pread(self._fd, 1 << 20, offset):
-            chunks.append(chunk)
-            offset += len(chunk)
+        try:
+            while chunk := os.pread(self._fd, 1 << 20, offset):
+                chunks.append(chunk)
+                offset += len(chunk)
+        except OSError as exc:
+            raise StateFileError(f"cannot read {self.path}: {exc.strerror}") from exc
         data = b"".join(chunks)
         ids = array("q")
         ids.frombytes(data[: len(data) - len(data) % 8])  # a torn tail is ignored

@@ -192,7 +192,7 @@ class StateWriter:
         }
         runs = file_history.read_history(self._store.history_path, wanted)
         ids = [run.jobId for key, count in wanted.items() for run in runs.get(key, [])[:count]]
-        file_history.keep_claims(self._store.claims_path, self._store.backup.claims_path)
+        file_history.keep_claims(self._store.claims_path, self._store.backup.own_claims_path)
         file_history.write_new(self._store.claims_path, file_history.pack(ids))
         self._claims = None  # the next head gets an index of the new file
 
