@@ -43,12 +43,16 @@ def _runs(state: State) -> list[Run]:
 
 
 def _needs_history(whole: State, read_back: State, backend: str) -> None:
-    if read_back.model_dump() != whole.model_dump():
+    """Skip while the backend's read_history() is the placeholder (it returns the head); once
+    it reads the history, it must return every run."""
+    archived = [r for r in read_back.resources.values() if getattr(r, "archivedRuns", 0)]
+    if archived:
         got = sum(len(getattr(r, "runs", [])) for r in read_back.resources.values())
         pytest.skip(
             f"the {backend} backend's read_history() does not return the archived runs yet "
             f"({got} of {len(_runs(whole))} runs): its history is still being built"
         )
+    assert read_back == whole
 
 
 def test_run_json_is_what_the_model_writes(tmp_path: Path) -> None:
@@ -86,10 +90,11 @@ def test_local_files_read_as_the_backend_writes_them(tmp_path: Path) -> None:
     assert own.read_history() == whole
     assert generated.read() == own.read()
     assert generated.read().model_dump() == history.head_state().model_dump()
-    claimed = generated.read().claimed_job_ids()
     ids = {run.jobId for run in _runs(whole)}
-    assert claimed.among(ids | {hs.EMULATOR_FIRST_JOB_ID}) == ids
-    assert claimed.max() == max(ids)
+    for store in (generated, own):  # every run's job id is claimed, the history's too
+        claimed = store.read().claimed_job_ids()
+        assert claimed.among(ids | {hs.EMULATOR_FIRST_JOB_ID}) == ids
+        assert claimed.max() == max(ids)
     for name in (".history", ".claims"):  # byte for byte what the backend writes
         assert (
             path.with_name(path.name + name).read_bytes()
