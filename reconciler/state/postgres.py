@@ -146,7 +146,8 @@ class PostgresStore:
             empty = State(sandbox=self.sandbox)
             return empty, baseline_of(empty, {})
         state, archived = got
-        base = baseline_of(state, archived)
+        # Only a writer compares its next write with what it read.
+        base = baseline_of(state, archived) if writer is not None else Baseline()
         if not whole:
             self._attach(state, writer)
         return state, base
