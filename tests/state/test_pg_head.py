@@ -440,3 +440,24 @@ def test_state_init_migrates_schema_2_to_3(pg_env: dict[str, str]) -> None:
         head.retire("exportjob/e0", reason="forget", at=T0)
         writer.write(head, ["exportjob/e0"])
     assert ej(store.read_history().retired[0].resource).run_count == 30
+
+
+def test_an_edited_retired_list_keeps_each_entry_s_rows(pg_store: PostgresStore) -> None:
+    whole = whole_state(resources=1, per=5)
+    for name, count in (("a", 25), ("b", 3), ("c", 30)):
+        whole.resources[f"exportjob/{name}"] = job_resource([run() for _ in range(count)])
+        whole.retire(f"exportjob/{name}", reason="forget", at=T0 + timedelta(hours=count))
+    with pg_store.lock() as writer:
+        writer.replace(whole)
+        before = rows(pg_store.target)
+        edited = writer.read_history()
+        edited.retired = [edited.retired[2], edited.retired[0]]  # reordered, b (no history) gone
+        head = writer.write(edited)
+        after = rows(pg_store.target)
+    assert pg_store.read_history() == edited.model_copy(
+        update={"serial": head.serial, "lineage": head.lineage}
+    )
+    # a's rows went from seq 1 to 2 and c's from 3 to 1, by UPDATE (recorded_at kept)
+    moved = {(a, {1: 2, 3: 1}[s], p): v for (a, s, p), v in before.items() if s in (1, 3)}
+    assert {k: v for k, v in after.items() if k[1]} == moved
+    assert [ej(e.resource).archivedRuns for e in pg_store.read().retired] == [20, 15]
