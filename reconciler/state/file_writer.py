@@ -184,7 +184,20 @@ class StateWriter:
         except FileNotFoundError:
             return False
 
-    def _rebuild_claims(self, head: State) -> None:
+    def recover_claims(self) -> None:
+        """After a lock holder was killed: rebuild the claims from the history if it has any.
+
+        A writer killed between its claims append and its head write leaves ids claimed that
+        no head counts (runs it was adding), and one killed before a `state rm`'s rebuild ids
+        of the removed resource: neither may decide anything under the lock. Costs a read of
+        the history, only after a crash.
+        """
+        head = self.read()
+        if any(self._known.values()) or self._store.claims_path.exists():
+            self._rebuild_claims(head, keep=False)
+            self.read()  # the head again, with an index of the new file
+
+    def _rebuild_claims(self, head: State, *, keep: bool = True) -> None:
         wanted = {
             (slot.address, slot.generation): res.archivedRuns
             for slot, res in slots(head)
@@ -192,7 +205,9 @@ class StateWriter:
         }
         runs = file_history.read_history(self._store.history_path, wanted)
         ids = [run.jobId for key, count in wanted.items() for run in runs.get(key, [])[:count]]
-        file_history.keep_claims(self._store.claims_path, self._store.backup.own_claims_path)
+        if keep:
+            claims, backup = self._store.claims_path, self._store.backup.own_claims_path
+            file_history.keep_claims(claims, backup)
         file_history.write_new(self._store.claims_path, file_history.pack(ids))
         self._claims = None  # the next head gets an index of the new file
 

@@ -33,3 +33,10 @@ def read_holder(handle: IO[str]) -> dict[str, Any] | None:
     except json.JSONDecodeError:
         return None  # the holder is still writing its details
     return info if isinstance(info, dict) else None
+
+
+def left_by_a_killed_holder(handle: IO[str]) -> bool:
+    """Whether the lock file, just locked, still names a holder: one that ended clears it, so it
+    was killed (and may have left work half done)."""
+    handle.seek(0)
+    return bool(handle.read().strip())

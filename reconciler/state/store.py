@@ -18,7 +18,7 @@ from reconciler.state.file_writer import StateWriter, keep_backup
 from reconciler.state.head import known_archived, whole
 from reconciler.state.history import OTHER_RUNS, RunMatch, find_runs_in
 from reconciler.state.journal import JOURNAL_SUFFIX, MAX_LINES, replay, scan
-from reconciler.state.lockfile import read_holder, record_holder
+from reconciler.state.lockfile import left_by_a_killed_holder, read_holder, record_holder
 from reconciler.state.migrations import StateFileError
 from reconciler.state.models import STATE_VERSION, State
 from reconciler.state.snapshot import (
@@ -248,10 +248,13 @@ class StateStore:
             except BlockingIOError:
                 raise StateLocked(self._locked_message(handle)) from None
             try:
+                killed = left_by_a_killed_holder(handle)
                 record_holder(handle, command)
                 self._remove_stale_temp_files()
                 writer = StateWriter(self)
                 self._tidy_journal(writer)
+                if killed:
+                    writer.recover_claims()
                 try:
                     yield writer
                 finally:

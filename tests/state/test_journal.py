@@ -301,7 +301,9 @@ def expected_at(serial: int) -> dict[str, object]:
 
 def observed_facts(state: State) -> dict[str, object]:
     return {
-        "slots": {a: r.fingerprint for a, r in state.resources.items()},
+        "slots": {
+            a: r.fingerprint for a, r in state.resources.items() if isinstance(r, ExportJobResource)
+        },
         "pending": [i.id for i in state.pending],
         "watermark": state.observed.watermarkMs,
     }
