@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.state import ExportJobResource, Run, State, StateFileError, StateStore
-from reconciler.state.file_history import pack
+from reconciler.state.file_history import FileClaims, pack
 from reconciler.state.head import slots, whole
 from reconciler.state.models import HEAD_RUNS, head_start
 
@@ -401,3 +401,23 @@ def test_a_long_schedule_moves_runs_and_reads_back() -> None:
     ]
     ops += [("reopen", 0, 1, False, False), ("runs", 0, 13, False, True)]
     assert _run_schedule(ops) >= 3
+
+
+def test_the_claims_index_answers_few_and_many_ids_alike(tmp_path: Path) -> None:
+    path = tmp_path / "s.json.claims"
+    a, b = 0x1122334455667788, 0x19AABBCCDDEEFF00
+    straddling = int.from_bytes(pack([a, b])[4:12], "little", signed=True)  # not a whole id
+    path.write_bytes(pack([5, a, b, 5, 7]) + b"\x09\x09")  # a duplicate, and a torn tail
+    for many in (False, True):
+        index = FileClaims(path)
+        extra = list(range(1000, 1100)) if many else []
+        assert index.among([5, 6, a, b, straddling, *extra]) == {5, a, b}
+        assert index.max_job_id() == b
+        assert index.add([8, 2**62])
+        assert index.among([8, 9, *extra]) == {8} and index.max_job_id() == 2**62
+        assert index.all_job_ids() == {5, 7, 8, a, b, 2**62}
+    assert FileClaims(path).among([2**62]) == set()  # only this process's index knew of it
+    missing = FileClaims(tmp_path / "none.claims")
+    assert not missing.add([1])  # opened before the file existed: a writer opens a new one
+    with pytest.raises(StateFileError, match=r"none\.claims is missing"):
+        missing.max_job_id()
