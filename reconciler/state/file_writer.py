@@ -113,8 +113,15 @@ class StateWriter:
             lines = b"".join(file_history.history_line(a) for a in hw.archived)
             ids = file_history.claimed_ids(hw.archived)
             # History first, then the claims, then the head that counts them.
-            file_history.append(self._store.history_path, lines)
-            file_history.append(self._store.claims_path, file_history.pack(ids), unit=8)
+            if any(self._known.values()):
+                file_history.append(self._store.history_path, lines)
+                file_history.append(self._store.claims_path, file_history.pack(ids), unit=8)
+            else:
+                # The head counts no history: files there are another state's (its snapshot
+                # removed to start over), whose job ids must not be claimed. Started afresh.
+                file_history.write_new(self._store.history_path, lines)
+                file_history.write_new(self._store.claims_path, file_history.pack(ids))
+                self._claims = None
             if self._claims is not None and not self._claims.add(ids):
                 self._claims = None  # opened before the file existed: the next head opens it
         if changed is not None and self._may_journal(state):

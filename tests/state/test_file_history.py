@@ -421,3 +421,14 @@ def test_the_claims_index_answers_few_and_many_ids_alike(tmp_path: Path) -> None
     assert not missing.add([1])  # opened before the file existed: a writer opens a new one
     with pytest.raises(StateFileError, match=r"none\.claims is missing"):
         missing.max_job_id()
+
+
+def test_a_state_started_over_does_not_claim_the_old_histories_jobs(tmp_path: Path) -> None:
+    store = written(tmp_path)  # jobs 1..15 in the history
+    store.path.unlink()  # started over (the history and claims files left behind)
+    assert store.read().serial == 0 and not store.read().is_head
+    with store.lock() as writer:
+        head = writer.write(State(resources={"exportjob/b": job(500, 21)}))
+    assert head.claimed_job_ids().among(range(1, 600)) == set(range(500, 521))
+    assert [line["address"] for line in lines_of(store)] == ["exportjob/b"]
+    assert store.read_history().export_job("exportjob/b") == job(500, 21)
