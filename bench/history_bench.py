@@ -14,7 +14,8 @@ another (bench/emulator_proc.py):
    /_emulator/stats: the same at every size, or the figure says so);
 2. `apply --auto-approve` of them, each from the same starting state (state files restored, or a
    PostgreSQL database copied from the generated one) on a fresh emulator: wall, median;
-3. the plan process's peak RSS (ru_maxrss of the child);
+3. the plan process's peak RSS (ru_maxrss of the child), and both commands' CPU time (user +
+   system of the child: on a shared machine far steadier than wall time; the same targets);
 4. the head load alone: `Store.read()` timed in a fresh process (and whether the claims of the
    history answer there: a history job id must be claimed);
 5. `lineage` of a batch id of the history: `Store.find_runs` timed in a fresh process (it must
@@ -52,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import history_states as hs
 from common import ROOT, Figure
-from emulator_proc import EmulatorProcess, run_cli
+from emulator_proc import EmulatorProcess
 from engine_projects import client_for
 
 BACKENDS = ("local", "postgres")
@@ -83,7 +84,7 @@ print(json.dumps({
 """
 
 _LINEAGE_PROBE = """
-import json, os, sys, time
+import json, os, resource, sys, time
 from pathlib import Path
 from reconciler.state import StateStore
 from reconciler.state.postgres import PostgresStore, pg_target
@@ -93,7 +94,10 @@ import psycopg
 started = time.perf_counter()
 found = store.find_runs(batch_id=batch)
 seconds = time.perf_counter() - started
-print(json.dumps({"lineage_s": seconds, "found": [m.run.jobId for m in found] == [int(job)]}))
+print(json.dumps({
+    "lineage_s": seconds, "found": [m.run.jobId for m in found] == [int(job)],
+    "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+}))
 """
 
 # One run's write on PostgreSQL: under the lock, a run in flight appended to one resource and
@@ -117,6 +121,56 @@ with PostgresStore(pg_target(os.environ), sandbox).lock("bench") as writer:
         samples.append(time.perf_counter() - started)
 print(json.dumps({"run_write_s": statistics.median(samples)}))
 """
+
+
+# As emulator_proc's launcher (the bench, holding big states, is not the measured command's
+# parent), and the child's CPU time too: user + system seconds are far less moved than wall
+# time by the other processes of a shared machine.
+_LAUNCH = """
+import json, os, subprocess, sys, time
+out, err = open(sys.argv[1], "w"), open(sys.argv[2], "w")
+start = time.perf_counter()
+proc = subprocess.Popen(sys.argv[3:], stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+_, status, usage = os.wait4(proc.pid, 0)
+print(json.dumps({"returncode": os.waitstatus_to_exitcode(status),
+                  "seconds": time.perf_counter() - start,
+                  "cpu_s": usage.ru_utime + usage.ru_stime, "maxrss_kb": usage.ru_maxrss}))
+"""
+
+
+@dataclass(frozen=True)
+class Timed:
+    """One finished `reconciler` command."""
+
+    returncode: int
+    seconds: float
+    cpu_s: float
+    max_rss_mb: float
+    stdout: str
+
+
+def run_timed(
+    project: Path, args: list[str], env: dict[str, str], ok: tuple[int, ...] = (0, 2)
+) -> Timed:
+    """`python -m reconciler -C project ARGS`: wall, CPU and peak RSS; raise outside `ok`."""
+    command = [sys.executable, "-m", "reconciler", "-C", str(project), "--no-color", *args]
+    with tempfile.TemporaryDirectory() as tmp:
+        out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
+        launched = subprocess.run(
+            [sys.executable, "-c", _LAUNCH, str(out), str(err), *command],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        report = json.loads(launched.stdout)
+        stdout, stderr = out.read_text(), err.read_text()
+    if report["returncode"] not in ok:
+        tail = (stderr.strip() or stdout.strip())[-400:]
+        raise RuntimeError(f"reconciler {' '.join(args)} exited {report['returncode']}: {tail}")
+    return Timed(
+        report["returncode"], report["seconds"], report["cpu_s"], report["maxrss_kb"] / 1024, stdout
+    )
 
 
 def _probe(script: str, args: list[str], env: dict[str, str]) -> dict[str, Any]:
@@ -326,7 +380,7 @@ def measure_plans(setups: list[Setup], platform: Platform, repeat: int, new: int
             for s in setups:
                 env = {**s.start(), "RECONCILER_LOCAL_ENDPOINT": emu.base_url}
                 emu.reset_stats()
-                done = run_cli(s.project, ["plan"], env)
+                done = run_timed(s.project, ["plan"], env)
                 stats = emu.admin("GET", "stats")
                 s.done()
                 if f"Plan: {new} to create" not in done.stdout:
@@ -336,6 +390,7 @@ def measure_plans(setups: list[Setup], platform: Platform, repeat: int, new: int
                     )
                 results(s)["new_jobs"] = new
                 results(s).setdefault("plan_s", []).append(done.seconds)
+                results(s).setdefault("plan_cpu_s", []).append(done.cpu_s)
                 results(s).setdefault("plan_peak_mb", []).append(done.max_rss_mb)
                 results(s)["plan_requests"] = stats["routes"]
 
@@ -347,11 +402,12 @@ def measure_applies(setups: list[Setup], platform: Platform, repeat: int) -> Non
             with platform.fresh() as emu:
                 env = {**s.start(), "RECONCILER_LOCAL_ENDPOINT": emu.base_url}
                 emu.reset_stats()
-                done = run_cli(s.project, ["apply", "--auto-approve"], env, ok=(0,))
+                done = run_timed(s.project, ["apply", "--auto-approve"], env, ok=(0,))
                 results(s).setdefault("apply_s", []).append(done.seconds)
+                results(s).setdefault("apply_cpu_s", []).append(done.cpu_s)
                 results(s)["apply_requests"] = emu.requests_since_reset()
                 if i == 0:  # the apply did the work: nothing is left to do
-                    after = run_cli(s.project, ["plan", "--detailed-exitcode"], env, ok=(0, 2))
+                    after = run_timed(s.project, ["plan", "--detailed-exitcode"], env)
                     if after.returncode:
                         tail = after.stdout.strip().splitlines()[-3:]
                         raise RuntimeError(f"{s.backend} {s.runs:,}: apply left work: {tail}")
@@ -373,6 +429,7 @@ def measure_probes(setups: list[Setup], repeat: int) -> None:
             got["claims_ok"] = got.get("claims_ok", True) and head["claims_ok"]
             lineage = _probe(_LINEAGE_PROBE, [s.backend, s.where, hs.SANDBOX, batch, job], env)
             got.setdefault("lineage_s", []).append(lineage["lineage_s"])
+            got.setdefault("lineage_peak_mb", []).append(lineage["peak_mb"])
             got["lineage_found"] = got.get("lineage_found", True) and lineage["found"]
         for i in range(repeat if s.backend == "postgres" else 0):
             first = str(hs.EMULATOR_FIRST_JOB_ID * 10 + i * 12)
@@ -486,6 +543,10 @@ def _size_rows(
         "; ".join(filter(None, [_spread(got, base, "plan_s"), plan_note])))  # fmt: skip
     row(f"apply of {new} new jobs (wall)", "apply_s", "s", "within 10%",
         got["apply_s"] <= 1.10 * base["apply_s"], _spread(got, base, "apply_s"))  # fmt: skip
+    for command in ("plan", "apply"):
+        key = f"{command}_cpu_s"
+        row(f"{command} CPU time (user + system)", key, "s", "within 10%",
+            got[key] <= 1.10 * base[key], _spread(got, base, key))  # fmt: skip
     row("plan peak RSS", "plan_peak_mb", "MB", "within 25%",
         got["plan_peak_mb"] <= 1.25 * base["plan_peak_mb"])  # fmt: skip
     head_note = (
@@ -496,7 +557,9 @@ def _size_rows(
     pg = backend == "postgres"
     row("head load (Store.read)", "head_load_s", "s", "< 0.2 s" if pg else "-",
         (got["head_load_s"] < 0.2 and got["claims_ok"]) if pg else None, head_note)  # fmt: skip
-    found = "" if got["lineage_found"] else "the history run was NOT found"
+    found = f"peak RSS {got['lineage_peak_mb']:.0f} MB vs {base['lineage_peak_mb']:.0f} MB" + (
+        "" if got["lineage_found"] else "; the history run was NOT found"
+    )
     row("lineage of a batch id (find_runs)", "lineage_s", "s", "< 0.2 s" if pg else "-",
         (got["lineage_s"] < 0.2 and got["lineage_found"]) if pg else None, found)  # fmt: skip
     if pg:
