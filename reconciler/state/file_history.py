@@ -28,7 +28,7 @@ import sys
 import tempfile
 import weakref
 from array import array
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -252,9 +252,13 @@ class FileClaims:
         self._set: set[int] | None = None
         self._max: int | None = None
         self._added: set[int] = set()  # appended by this process since the load
+        self.missing = False
+        # a missing file's ids, made another way (from the history: the store sets it)
+        self.fallback: Callable[[], list[int]] | None = None
         try:
             self._fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
+            self.missing = True
             self._error = StateFileError(
                 f"{path} is missing: it holds the job ids of the runs the state's history "
                 "keeps; restore it from a copy"
@@ -293,6 +297,9 @@ class FileClaims:
 
     def _load(self) -> bytes:
         if self._data is not None:
+            return self._data
+        if self.missing and self.fallback is not None:
+            self._data = pack(self.fallback())
             return self._data
         if self._error is not None or self._fd is None:
             raise self._error or StateFileError(f"cannot read {self.path}")

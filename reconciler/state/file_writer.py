@@ -191,27 +191,25 @@ class StateWriter:
         except FileNotFoundError:
             return False
 
-    def recover_claims(self) -> None:
-        """After a lock holder was killed: rebuild the claims from the history if it has any.
+    def recover_claims(self, *, killed: bool) -> None:
+        """Rebuild the claims from the history after a lock holder was `killed`, or if the
+        claims file is missing (the history is there): it is an index of the history.
 
         A writer killed between its claims append and its head write leaves ids claimed that
         no head counts (runs it was adding), and one killed before a `state rm`'s rebuild ids
         of the removed resource: neither may decide anything under the lock. Costs a read of
-        the history, only after a crash.
+        the history, only after a crash (or a restore that removed the claims).
         """
+        history, claims = self._store.history_path, self._store.claims_path
+        left = killed and (history.exists() or claims.exists())
+        if not left and (claims.exists() or not history.exists()):
+            return
         head = self.read()
-        if any(self._known.values()) or self._store.claims_path.exists():
-            self._rebuild_claims(head, keep=False)
-            self.read()  # the head again, with an index of the new file
+        self._rebuild_claims(head, keep=False)
+        self.read()  # the head again, with an index of the new file
 
     def _rebuild_claims(self, head: State, *, keep: bool = True) -> None:
-        wanted = {
-            (slot.address, slot.generation): res.archivedRuns
-            for slot, res in slots(head)
-            if not slot.retired_seq or head.retired[slot.retired_seq - 1].claims
-        }
-        runs = file_history.read_history(self._store.history_path, wanted)
-        ids = [run.jobId for key, count in wanted.items() for run in runs.get(key, [])[:count]]
+        ids = claimed_in_history(self._store.history_path, head)
         if keep:
             claims, backup = self._store.claims_path, self._store.backup.own_claims_path
             file_history.keep_claims(claims, backup)
@@ -260,6 +258,17 @@ class StateWriter:
         self._snapshot_bytes = len(text.encode("utf-8"))
         self._journal_lines = 0
         self._journal_bytes = 0
+
+
+def claimed_in_history(history: Path, head: State) -> list[int]:
+    """The job ids of `head`'s history runs of claiming resources (managed, or forget)."""
+    wanted = {
+        (slot.address, slot.generation): res.archivedRuns
+        for slot, res in slots(head)
+        if not slot.retired_seq or head.retired[slot.retired_seq - 1].claims
+    }
+    runs = file_history.read_history(history, wanted)
+    return [run.jobId for key, count in wanted.items() for run in runs.get(key, [])[:count]]
 
 
 def keep_backup(store: StateStore) -> None:

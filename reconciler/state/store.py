@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.gcpause import gc_paused
 from reconciler.state import file_history
 from reconciler.state.file_history import CLAIMS_SUFFIX, HISTORY_SUFFIX, FileClaims
-from reconciler.state.file_writer import StateWriter, keep_backup
+from reconciler.state.file_writer import StateWriter, claimed_in_history, keep_backup
 from reconciler.state.head import known_archived, whole
 from reconciler.state.history import OTHER_RUNS, RunMatch, find_runs_in
 from reconciler.state.journal import JOURNAL_SUFFIX, MAX_LINES, replay, scan
@@ -158,6 +159,10 @@ class StateStore:
             if not any(known_archived(loaded.state).values()):
                 return loaded
             if attempt or claims.same_file():
+                if claims.missing:  # an index of the history: made from it (a restore)
+                    claims.fallback = functools.partial(
+                        claimed_in_history, self.history_path, loaded.state
+                    )
                 loaded.state.attach_history(claims)
                 return dataclasses.replace(loaded, claims=claims)
         raise AssertionError("unreachable")
@@ -225,6 +230,8 @@ class StateStore:
             + (
                 f" (and {backup.own_claims_path} over {self.own_claims_path})"
                 if backup.own_claims_path.exists()
+                else f" (and remove {self.own_claims_path}: it is rebuilt from the history)"
+                if self.own_claims_path.exists()
                 else ""
             )
         )
@@ -253,8 +260,7 @@ class StateStore:
                 self._remove_stale_temp_files()
                 writer = StateWriter(self)
                 self._tidy_journal(writer)
-                if killed:
-                    writer.recover_claims()
+                writer.recover_claims(killed=killed)
                 try:
                     yield writer
                 finally:
