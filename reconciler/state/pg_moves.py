@@ -10,6 +10,8 @@ time, reason); a write that would drop rows the history holds is refused.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -77,7 +79,9 @@ def appended(base: Baseline, state: State) -> bool:
     )
 
 
-def plan_moves(base: Baseline, state: State, where: str, scope: set[str] | None = None) -> Moves:
+def plan_moves(
+    base: Baseline, state: State, where: Callable[[], str], scope: set[str] | None = None
+) -> Moves:
     """How the rows `base` describes become the rows of `state`'s resources.
 
     `scope`: the managed addresses `state` holds that may differ (None: all); the baseline's
@@ -111,14 +115,14 @@ def plan_moves(base: Baseline, state: State, where: str, scope: set[str] | None 
                 moves.addresses.add(slot.address)
             rows = dataclasses.replace(rows, seq=slot.retired_seq)
         moves.rows[key] = rows
-    for key, rows in base.slots.items():
-        if id(rows) in mapped or (scope is not None and not rows.seq and rows.address not in scope):
+    for key, rows in _candidates(base, scope):
+        if id(rows) in mapped:
             continue
         if rows.archived:
             where_ = "managed" if not rows.seq else f"retired entry {rows.seq}"
             raise StateFileError(
                 f"{rows.address} ({where_}): this write would drop the {rows.archived} runs the "
-                f"history of the state {where} holds; a resource's runs are kept: retire it "
+                f"history of the state {where()} holds; a resource's runs are kept: retire it "
                 "(forget, state rm) instead of removing it"
             )
         moves.drop.append((rows.address, rows.seq))
@@ -126,3 +130,26 @@ def plan_moves(base: Baseline, state: State, where: str, scope: set[str] | None 
         if not rows.seq:
             moves.addresses.add(rows.address)
     return moves
+
+
+def _candidates(
+    base: Baseline, scope: set[str] | None
+) -> Iterator[tuple[tuple[str, int], SlotRows]]:
+    """The baseline's slots a write may move or drop: all, or the retired ones and the managed
+    ones at `scope` addresses (without looking at the others: a write's cost does not grow
+    with the resources)."""
+    if scope is None:
+        yield from base.slots.items()
+        return
+    generation: Counter[str] = Counter()
+    for entry in base.retired:
+        key = (entry.address, generation[entry.address])
+        generation[entry.address] += 1
+        rows = base.slots.get(key)
+        if rows is not None:
+            yield key, rows
+    for address in scope:
+        key = (address, generation[address])
+        rows = base.slots.get(key)
+        if rows is not None and not rows.seq:
+            yield key, rows

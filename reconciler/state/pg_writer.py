@@ -62,10 +62,6 @@ class Baseline:
     slots: dict[tuple[str, int], SlotRows] = field(default_factory=dict)  # (address, generation)
 
 
-def _key(entry: RetiredResource) -> tuple[Any, ...]:
-    return (entry.address, entry.retiredAt, entry.reason, entry.resource.kind)
-
-
 def baseline_of(state: State, archived: dict[tuple[str, int], int]) -> Baseline:
     """The baseline of `state` read (head or whole); `archived`: (address, retired_seq) -> the
     rows the history holds (the bodies' archivedRuns in the tables)."""
@@ -274,7 +270,7 @@ class PostgresWriter:
             part = state.model_copy(
                 update={"resources": {a: state.resources[a] for a in scope if a in state.resources}}
             )
-        moves = plan_moves(base, part, self._store.where, scope)
+        moves = plan_moves(base, part, lambda: self._store.where, scope)
         hw = to_head(
             part,
             moves.known,
