@@ -28,7 +28,7 @@ import sys
 import tempfile
 import weakref
 from array import array
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -45,7 +45,7 @@ CLAIMS_SUFFIX = ".claims"
 
 _RUNS: TypeAdapter[list[Run]] = TypeAdapter(list[Run])
 _TAIL_CHUNK = 64 * 1024
-_SEARCHED = 32  # up to this many ids a question searches the claims' bytes; more build a set
+_CHUNK = 1 << 20  # the claims file is read this much at a time (a multiple of 8)
 
 Key = tuple[str, int]  # (address, generation)
 
@@ -236,25 +236,25 @@ def _why(exc: ValidationError) -> str:
 
 
 class FileClaims:
-    """The claims file as a `ClaimsIndex`, loaded on the first question the head cannot answer.
+    """The claims file as a `ClaimsIndex`, read when a question needs it (never held: 8 MB at
+    1,000,000 runs would be a plan's memory), a chunk at a time.
 
-    The file is opened when the head is read, so what is loaded later is the file of that head
+    The file is opened when the head is read, so what is read later is the file of that head
     (appended to since, perhaps, by runs a later head claims), never a rebuild made after it.
-    Kept as its bytes (8 a job id; 8 MB at 1,000,000 runs): a question about a few ids is a
-    search of them, one about many builds a set once; `max_job_id` is one pass.
+    A question about a few ids searches the bytes for them; one about many passes over the ids
+    once, keeping only the asked ones; `max_job_id` is one pass, remembered.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
         self._error: StateFileError | None = None
-        self._data: bytes | None = None  # the ids (whole int64s: a torn tail is left out)
-        self._set: set[int] | None = None
         self._max: int | None = None
-        self._added: set[int] = set()  # appended by this process since the load
+        self._max_known = False
         self.missing = False
         # a missing file's ids, made another way (from the history: the store sets it)
         self.fallback: Callable[[], list[int]] | None = None
+        self._made: bytes | None = None  # what `fallback` made
         try:
             self._fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
@@ -277,81 +277,76 @@ class FileClaims:
         except FileNotFoundError:
             return False
 
-    def _close(self) -> None:
-        if self._fd is not None:
-            self._closer()
-            self._fd = None
-
     def add(self, ids: Iterable[int]) -> bool:
         """Ids this process just appended to the file; False: this index did not open the file
         (it did not exist then), so it cannot answer for them: open a new one."""
-        if self._data is None:
-            return self._fd is not None  # not loaded yet: the load reads them from the file
+        if self._fd is None:
+            return False
         for job_id in ids:
-            self._added.add(job_id)
-            if self._set is not None:
-                self._set.add(job_id)
-            if self._max is not None and job_id > self._max:
+            if self._max_known and (self._max is None or job_id > self._max):
                 self._max = job_id
         return True
 
-    def _load(self) -> bytes:
-        if self._data is not None:
-            return self._data
+    def _chunks(self) -> Iterator[bytes]:
+        """The file's whole ids, in chunks of whole ids (a torn tail is left out)."""
         if self.missing and self.fallback is not None:
-            self._data = pack(self.fallback())
-            return self._data
+            if self._made is None:
+                self._made = pack(self.fallback())
+            yield self._made
+            return
         if self._error is not None or self._fd is None:
             raise self._error or StateFileError(f"cannot read {self.path}")
-        chunks = []
         offset = 0
         try:
-            while chunk := os.pread(self._fd, 1 << 20, offset):
-                chunks.append(chunk)
+            while chunk := os.pread(self._fd, _CHUNK, offset):
                 offset += len(chunk)
+                whole = len(chunk) - len(chunk) % 8
+                if whole < len(chunk):  # a torn tail, or a short read: read it again whole
+                    offset -= len(chunk) - whole
+                    if not whole:
+                        return
+                yield chunk[:whole] if whole < len(chunk) else chunk
         except OSError as exc:
             raise StateFileError(f"cannot read {self.path}: {exc.strerror}") from exc
-        data = b"".join(chunks)
-        self._data = data[: len(data) - len(data) % 8]  # a torn tail is ignored
-        self._close()
-        return self._data
 
-    def _ids(self) -> Iterable[int]:
-        data = self._load()
+    @staticmethod
+    def _ids(chunk: bytes) -> Iterable[int]:
         if sys.byteorder == "little":
-            return memoryview(data).cast("q")
+            return memoryview(chunk).cast("q")
         ids = array("q")
-        ids.frombytes(data)
+        ids.frombytes(chunk)
         ids.byteswap()
         return ids
 
-    def _has(self, job_id: int) -> bool:
-        if job_id in self._added:
-            return True
-        data = self._load()
-        try:
-            needle = pack((job_id,))
-        except OverflowError:
-            return False
-        at = data.find(needle)
-        while at != -1 and at % 8:  # only whole ids match
-            at = data.find(needle, at + 1)
-        return at != -1
-
     def among(self, job_ids: Iterable[int]) -> set[int]:
-        wanted = set(job_ids)
-        if self._set is None and len(wanted) <= _SEARCHED:
-            return {job_id for job_id in wanted if self._has(job_id)}
-        if self._set is None:
-            self._set = set(self._ids()) | self._added
-        return wanted & self._set
+        wanted = {job_id for job_id in job_ids if -(2**63) <= job_id < 2**63}
+        found: set[int] = set()
+        if not wanted:
+            return found
+        searched = {job_id: pack((job_id,)) for job_id in wanted} if len(wanted) <= 32 else None
+        for chunk in self._chunks():
+            if searched is None:
+                found |= wanted.intersection(self._ids(chunk))
+                continue
+            for job_id, needle in searched.items():
+                at = chunk.find(needle)
+                while at != -1 and at % 8:  # only whole ids match
+                    at = chunk.find(needle, at + 1)
+                if at != -1:
+                    found.add(job_id)
+            searched = {k: v for k, v in searched.items() if k not in found}
+            if not searched:
+                break
+        return found
 
     def max_job_id(self) -> int | None:
-        if self._max is None:
-            self._max = max(self._ids(), default=None)
-            if self._added:
-                self._max = max(self._max or 0, *self._added)
+        if not self._max_known:
+            for chunk in self._chunks():
+                top = max(self._ids(chunk), default=None)
+                if top is not None and (self._max is None or top > self._max):
+                    self._max = top
+            self._max_known = True
         return self._max
 
     def all_job_ids(self) -> set[int]:
-        return set(self._ids()) | self._added
+        return {job_id for chunk in self._chunks() for job_id in self._ids(chunk)}

@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.state import ExportJobResource, Run, State, StateFileError, StateStore
-from reconciler.state.file_history import FileClaims, pack
+from reconciler.state import ExportJobResource, Run, State, StateFileError, StateStore, file_history
+from reconciler.state.file_history import FileClaims, append, pack
 from reconciler.state.head import slots, whole
 from reconciler.state.models import HEAD_RUNS, head_start
 
@@ -413,10 +413,14 @@ def test_the_claims_index_answers_few_and_many_ids_alike(tmp_path: Path) -> None
         extra = list(range(1000, 1100)) if many else []
         assert index.among([5, 6, a, b, straddling, *extra]) == {5, a, b}
         assert index.max_job_id() == b
-        assert index.add([8, 2**62])
-        assert index.among([8, 9, *extra]) == {8} and index.max_job_id() == 2**62
-        assert index.all_job_ids() == {5, 7, 8, a, b, 2**62}
-    assert FileClaims(path).among([2**62]) == set()  # only this process's index knew of it
+        assert index.add([]) and index.all_job_ids() == {5, 7, a, b}
+    index = FileClaims(path)
+    assert index.max_job_id() == b
+    append(path, pack([8, 2**62]), unit=8)  # the torn tail cut off first
+    assert index.add([8, 2**62])  # appended since the index was opened: it reads them too
+    assert index.among([8, 9, 2**62]) == {8, 2**62} and index.max_job_id() == 2**62
+    assert index.among([8, 9, 2**62, *range(1000, 1100)]) == {8, 2**62}
+    assert FileClaims(path).all_job_ids() == {5, 7, 8, a, b, 2**62}
     missing = FileClaims(tmp_path / "none.claims")
     assert not missing.add([1])  # opened before the file existed: a writer opens a new one
     with pytest.raises(StateFileError, match=r"none\.claims is missing"):
@@ -432,3 +436,16 @@ def test_a_state_started_over_does_not_claim_the_old_histories_jobs(tmp_path: Pa
     assert head.claimed_job_ids().among(range(1, 600)) == set(range(500, 521))
     assert [line["address"] for line in lines_of(store)] == ["exportjob/b"]
     assert store.read_history().export_job("exportjob/b") == job(500, 21)
+
+
+@pytest.mark.parametrize("chunk", [8, 12, 24])
+def test_the_claims_are_read_a_chunk_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    monkeypatch.setattr(file_history, "_CHUNK", chunk)  # 12: reads that end inside an id
+    path = tmp_path / "s.json.claims"
+    path.write_bytes(pack(range(1, 40)) + b"\x01")
+    index = FileClaims(path)
+    assert index.among([1, 20, 39, 40]) == {1, 20, 39}
+    assert index.among([*range(30, 50), *range(100, 150)]) == set(range(30, 40))
+    assert index.max_job_id() == 39 and index.all_job_ids() == set(range(1, 40))
