@@ -461,3 +461,16 @@ def test_an_edited_retired_list_keeps_each_entry_s_rows(pg_store: PostgresStore)
     moved = {(a, {1: 2, 3: 1}[s], p): v for (a, s, p), v in before.items() if s in (1, 3)}
     assert {k: v for k, v in after.items() if k[1]} == moved
     assert [ej(e.resource).archivedRuns for e in pg_store.read().retired] == [20, 15]
+
+
+def test_the_claims_index_answers_for_its_own_sandbox_only(pg_target: PgTarget) -> None:
+    prod, dev = PostgresStore(pg_target, "prod"), PostgresStore(pg_target, "dev")
+    mine, theirs = whole_state(resources=1), whole_state(resources=1)  # theirs: higher ids
+    with prod.lock() as writer:
+        writer.replace(mine)
+    with dev.lock() as writer:
+        writer.replace(theirs)
+    claims = prod.read().claimed_job_ids()
+    oldest = job(theirs, "exportjob/e0").runs[0].jobId
+    assert claims.max() == max(r.jobId for r in job(mine, "exportjob/e0").runs) < oldest
+    assert claims.among([oldest]) == set() and oldest in dev.read().claimed_job_ids()
