@@ -219,6 +219,10 @@ def test_state_rm_of_a_resource_with_history_rebuilds_the_claims(tmp_path: Path)
         state.retire("exportjob/a", reason="state rm", at=T0)
         head = writer.write(state)
     assert head.claimed_job_ids().among(range(1, 200)) == set(range(100, 130))
+    # the whole state written (changed None) did not copy the history into the snapshot
+    snapshot = json.loads(store.path.read_text())
+    kept = [snapshot["resources"]["exportjob/b"], snapshot["retired"][0]["resource"]]
+    assert [(r["archivedRuns"], len(r["runs"])) for r in kept] == [(20, 10), (15, 10)]
     assert store.read().claimed_job_ids().among(range(1, 200)) == set(range(100, 130))
     assert sorted(set(memoryview(store.claims_path.read_bytes()).cast("q"))) == list(
         range(100, 120)
