@@ -453,3 +453,19 @@ def test_the_claims_are_read_a_chunk_at_a_time(
     assert index.among([1, 20, 39, 40]) == {1, 20, 39}
     assert index.among([*range(30, 50), *range(100, 150)]) == set(range(30, 40))
     assert index.max_job_id() == 39 and index.all_job_ids() == set(range(1, 40))
+
+
+def test_the_head_of_a_long_history_is_the_size_of_a_short_one(tmp_path: Path) -> None:
+    """Not timed: what a plan reads (the snapshot) does not grow with the history."""
+
+    def state(runs: int) -> State:
+        return State(resources={f"exportjob/j{i}": job(i * 1000, runs) for i in range(30)})
+
+    long, short = StateStore(tmp_path / "long.json"), StateStore(tmp_path / "short.json")
+    with long.lock() as writer:
+        writer.replace(state(200).model_copy(update={"lineage": "L", "serial": 1}))
+    with short.lock() as writer:
+        writer.replace(state(HEAD_RUNS).model_copy(update={"lineage": "L", "serial": 1}))
+    assert long.history_path.stat().st_size > 8 * long.path.stat().st_size  # compact JSON
+    assert long.path.stat().st_size < 1.05 * short.path.stat().st_size
+    assert len(long.read().claimed_job_ids().head) == len(short.read().claimed_job_ids().head)
