@@ -58,6 +58,7 @@ from engine_projects import client_for
 
 BACKENDS = ("local", "postgres")
 NO_ESTIMATE = {"RECONCILER_NO_ESTIMATE": "1"}
+PROFILE_VARIABLE = "RECONCILER_EMULATOR_PROFILE"
 
 # What a command reads before it decides, in a process of its own: Store.read() timed alone,
 # then the claims of a history job id and a new one, and each resource's newest run.
@@ -467,19 +468,39 @@ def _spread(got: dict[str, Any], base: dict[str, Any], key: str) -> str:
     return f"samples {span(got[key + '_samples'])} vs {span(base[key + '_samples'])}"
 
 
+@contextmanager
+def _emulator_profile(name: str) -> Iterator[None]:
+    """RECONCILER_EMULATOR_PROFILE for the emulator processes started meanwhile."""
+    before = os.environ.get(PROFILE_VARIABLE)
+    os.environ[PROFILE_VARIABLE] = name
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(PROFILE_VARIABLE, None)
+        else:
+            os.environ[PROFILE_VARIABLE] = before
+
+
 def run_sizes(
     sizes: list[int],
     backends: list[str],
     repeat: int,
     *,
     shape: Shape | None = None,
+    profile: str = "documented",
     log: Callable[[str], None] = print,
 ) -> dict[str, dict[int, dict[str, Any]]]:
-    """{backend: {runs: figures}} for every size (the smallest is the baseline)."""
+    """{backend: {runs: figures}} for every size (the smallest is the baseline); the emulators
+    run under `profile` (cooperative or documented)."""
     shape = shape or Shape()
     _RESULTS.clear()
     out: dict[str, dict[int, dict[str, Any]]] = {}
-    with tempfile.TemporaryDirectory(prefix="hist-bench-") as tmp, pg_server() as url:
+    with (
+        _emulator_profile(profile),
+        tempfile.TemporaryDirectory(prefix="hist-bench-") as tmp,
+        pg_server() as url,
+    ):
         folder = Path(tmp)
         platform = make_platform(folder)
         dbs = Databases(url)
@@ -604,9 +625,10 @@ def main(argv: list[str] | None = None) -> int:
     sizes = sorted({int(n) for n in args.runs.split(",")})
     if len(sizes) < 2:
         parser.error("--runs: give at least two sizes (the smallest is the baseline)")
-    os.environ["RECONCILER_EMULATOR_PROFILE"] = args.profile
     started = time.perf_counter()
-    measured = run_sizes(sizes, backends, args.repeat, log=lambda m: print(m, file=sys.stderr))
+    measured = run_sizes(
+        sizes, backends, args.repeat, profile=args.profile, log=lambda m: print(m, file=sys.stderr)
+    )
     from run import print_table
 
     print_table(figures_of("history", measured))
