@@ -17,7 +17,13 @@ from test_store import T0, sample_state
 from reconciler.config import load_settings
 from reconciler.state import ExportJobResource, Run, State, StateStore, models
 from reconciler.state.backends import migrate
-from reconciler.state.postgres import PgTarget, PostgresStore, init_schema, pg_target
+from reconciler.state.postgres import (
+    SCHEMA_VERSION,
+    PgTarget,
+    PostgresStore,
+    init_schema,
+    pg_target,
+)
 
 PROVENANCE = {
     "commit": "0123456789abcdef0123456789abcdef01234567",
@@ -149,8 +155,8 @@ def test_a_version_1_database_is_migrated_and_its_runs_backfilled(pg_env: dict[s
             (position, run.jobId, run.fingerprint, run.status, run.createdAt, run.reason,
              run.model_dump_json()),
         )  # fmt: skip
-    assert init_schema(target) == (1, 2)
-    assert init_schema(target) == (2, 2)
+    assert init_schema(target) == (1, SCHEMA_VERSION)
+    assert init_schema(target) == (SCHEMA_VERSION, SCHEMA_VERSION)
     rows = _execute(
         target,
         "SELECT job_id, git_commit, commit_dirty, actor, ci_run, tool_version FROM runs "
