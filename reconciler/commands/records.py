@@ -11,14 +11,18 @@ from reconciler.commands.common import engine
 
 @click.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--history", is_flag=True, help="Also every recorded run of each export job, newest first."
+)
 @click.pass_context
-def status(ctx: click.Context, fmt: str) -> None:
+def status(ctx: click.Context, fmt: str, history: bool) -> None:
     """Every managed resource: live status, newest run, its batch(es)."""
     from reconciler.engine import records
     from reconciler.render.status import render_status
 
     settings, console = engine(ctx)
-    click.echo(render_status(records.status(settings, console), fmt).rstrip("\n"))
+    entries = records.status(settings, console, history=history)
+    click.echo(render_status(entries, fmt).rstrip("\n"))
 
 
 @click.command()

@@ -7,6 +7,23 @@ from datetime import datetime
 
 
 @dataclass(frozen=True)
+class HistoryRun:
+    """One recorded run of an export job, as `status --history` lists it (newest first)."""
+
+    job_id: int
+    status: str  # as recorded (the newest run's live status is the entry's own)
+    reason: str
+    created_at: str
+    finished_at: str | None
+    batches: tuple[str, ...]
+    commit: str | None
+    commit_dirty: bool | None
+    actor: str | None
+    ci_run: str | None
+    tool_version: str | None
+
+
+@dataclass(frozen=True)
 class StatusEntry:
     """One managed resource as `status` shows it."""
 
@@ -24,6 +41,8 @@ class StatusEntry:
     actor: str | None = None
     ci_run: str | None = None
     tool_version: str | None = None
+    # status --history: every recorded run, newest first (None: not asked for)
+    history: tuple[HistoryRun, ...] | None = None
 
 
 @dataclass(frozen=True)

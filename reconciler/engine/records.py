@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from reconciler.config import Settings
-from reconciler.engine.entries import StatusEntry
+from reconciler.engine.entries import HistoryRun, StatusEntry
 from reconciler.engine.events import Console
 from reconciler.engine.executor import dataset_resource, run_from_record
 from reconciler.engine.model import LiveSnapshot, canonical_json, field_changes
@@ -54,14 +54,46 @@ class NotInState(ReconcilerError):
 # status and audit
 
 
-def status(settings: Settings, console: Console) -> list[StatusEntry]:
-    """Every managed resource with its live status, newest run and batches."""
-    state = store_for(settings).read()
+def status(settings: Settings, console: Console, *, history: bool = False) -> list[StatusEntry]:
+    """Every managed resource with its live status, newest run and batches; with `history`,
+    each export job's every recorded run too (the one reading of the whole state)."""
+    store = store_for(settings)
+    state = store.read()
     with open_client(settings, console) as client:
         live = refresh(client, state)
     entries = status_entries(state, live)
     pending_note(state, console)
+    if history:
+        whole = store.read_history()
+        entries = [
+            replace(e, history=_history(whole.export_job(e.address)))
+            if e.kind == "exportjob"
+            else e
+            for e in entries
+        ]
     return entries
+
+
+def _history(res: ExportJobResource | None) -> tuple[HistoryRun, ...]:
+    if res is None:
+        return ()
+    runs = sorted(res.runs, key=lambda r: (r.createdAt, r.jobId), reverse=True)
+    return tuple(
+        HistoryRun(
+            job_id=r.jobId,
+            status=r.status,
+            reason=r.reason,
+            created_at=format_time(r.createdAt),
+            finished_at=format_time(r.finishedAt) if r.finishedAt else None,
+            batches=_recorded_batches(r),
+            commit=r.commit,
+            commit_dirty=r.commitDirty,
+            actor=r.actor,
+            ci_run=r.ciRun,
+            tool_version=r.toolVersion,
+        )
+        for r in runs
+    )
 
 
 def status_entries(state: State, live: LiveSnapshot) -> list[StatusEntry]:

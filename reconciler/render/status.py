@@ -22,6 +22,34 @@ def render_status(
         return json.dumps(doc, indent=2) + "\n"
     if not entries:
         return "No managed resources in state; run 'reconciler apply' first.\n"
+    width = terminal_width() if width == -1 else width
+    return _table(entries, width) + "".join(_history(e, width) for e in entries)
+
+
+def _history(entry: StatusEntry, width: int | None) -> str:
+    """`status --history`: the export job's recorded runs, newest first, under its address."""
+    if entry.history is None or entry.kind != "exportjob":
+        return ""
+    count = len(entry.history)
+    head = f"\n{entry.address}: {count} run{'' if count == 1 else 's'}, newest first\n"
+    if not entry.history:
+        return head
+    rows = [("JOB", "STATUS", "REASON", "CREATED", "FINISHED", "BY", "BATCHES")] + [
+        (
+            str(r.job_id),
+            r.status,
+            r.reason or "-",
+            r.created_at,
+            r.finished_at or "-",
+            by_text(r.actor, r.commit),
+            ",".join(r.batches) or "-",
+        )
+        for r in entry.history
+    ]
+    return head + table(rows, width)
+
+
+def _table(entries: Sequence[StatusEntry], width: int | None) -> str:
     # the status in a word; why the newest run was started in a column of its own (issue 14)
     header = ("ADDRESS", "STATUS", "REASON", "DATASET", "JOB", "RUNS", "FINISHED", "BY", "BATCHES")
     rows = [header] + [
@@ -38,7 +66,7 @@ def render_status(
         )
         for e in entries
     ]
-    return table(rows, terminal_width() if width == -1 else width)
+    return table(rows, width)
 
 
 def by_text(actor: str | None, commit: str | None) -> str:
@@ -50,6 +78,13 @@ def by_text(actor: str | None, commit: str | None) -> str:
 def _json_entry(entry: StatusEntry) -> dict[str, object]:
     """One entry with the camelCase keys of the plan JSON and the state (datasetId, jobId, ...)."""
     plain = asdict(entry) | {"batches": list(entry.batches)}
+    if entry.history is None:
+        del plain["history"]  # not asked for: the format without --history is unchanged
+    else:
+        plain["history"] = [
+            {_camel(k): list(v) if k == "batches" else v for k, v in asdict(r).items()}
+            for r in entry.history
+        ]
     return {_camel(key): value for key, value in plain.items()}
 
 

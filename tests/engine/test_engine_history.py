@@ -72,6 +72,16 @@ def test_a_long_history_moves_out_of_the_head_and_stays_whole(project: Project) 
     assert len(json.loads(shown.out)["resource"]["runs"]) == total
     listing = project.run("state", "list")
     assert f"{total} runs" in listing.out
+    status = project.run("status", "--history", "--format", "json")
+    assert status.code == 0, status.err
+    (entry,) = [e for e in json.loads(status.out)["resources"] if e["address"] == AUDIENCE]
+    assert entry["runs"] == total
+    assert [r["jobId"] for r in entry["history"]] == [r.jobId for r in reversed(runs.runs)]
+    plain = project.run("status", "--format", "json")
+    assert all("history" not in e for e in json.loads(plain.out)["resources"])
+    text = project.run("status", "--history")
+    assert f"{AUDIENCE}: {total} runs, newest first" in text.out
+    assert str(oldest.jobId) in text.out.split(f"{AUDIENCE}: {total} runs")[1]
 
     # forgetting the document keeps every run claimed and findable
     project.write("specs/exports/audiences.yaml", "")
