@@ -12,7 +12,7 @@ no longer needs moved out) and the runs that move to the history in this write.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from reconciler.state.migrations import StateFileError
@@ -134,13 +134,21 @@ def to_head(
     return out
 
 
-def whole(head: State, history: Mapping[tuple[str, int], list[Run]]) -> State:
+def whole(
+    head: State,
+    history: Mapping[tuple[str, int], list[Run]],
+    *,
+    only: Container[str] | None = None,
+) -> State:
     """The whole state: `head` with each resource's history runs (`history`, by (address,
-    generation): positions 0.. archivedRuns-1) put before its head runs; archivedRuns 0."""
+    generation): positions 0.. archivedRuns-1) put before its head runs; archivedRuns 0.
+
+    `only`: merge the resources of these addresses alone (the others stay heads: lineage).
+    """
     resources = dict(head.resources)
     retired = list(head.retired)
     for slot, res in slots(head):
-        if not res.archivedRuns:
+        if not res.archivedRuns or (only is not None and slot.address not in only):
             continue
         older = history.get((slot.address, slot.generation), [])
         if len(older) < res.archivedRuns:

@@ -15,9 +15,10 @@ from reconciler.errors import ReconcilerError
 from reconciler.gcpause import gc_paused
 from reconciler.state import file_history
 from reconciler.state.file_history import CLAIMS_SUFFIX, HISTORY_SUFFIX, FileClaims
+from reconciler.state.file_lineage import find_runs_in_file
 from reconciler.state.file_writer import StateWriter, claimed_in_history, keep_backup
 from reconciler.state.head import known_archived, whole
-from reconciler.state.history import OTHER_RUNS, RunMatch, find_runs_in
+from reconciler.state.history import OTHER_RUNS, RunMatch
 from reconciler.state.journal import JOURNAL_SUFFIX, MAX_LINES, replay, scan
 from reconciler.state.lockfile import left_by_a_killed_holder, read_holder, record_holder
 from reconciler.state.migrations import StateFileError
@@ -144,8 +145,11 @@ class StateStore:
     def find_runs(
         self, *, job_id: int | None = None, batch_id: str | None = None, others: int = OTHER_RUNS
     ) -> list[RunMatch]:
-        """The runs with that job id or batch id, newest first (a scan of the whole state)."""
-        return find_runs_in(self.read_history(), job_id=job_id, batch_id=batch_id, others=others)
+        """The runs with that job id or batch id, newest first: the head, then one streamed
+        pass over the history (only its lines holding the id, then those of its address, parsed)."""
+        return find_runs_in_file(
+            self.read(), self.history_path, job_id=job_id, batch_id=batch_id, others=others
+        )
 
     def load(self) -> _Loaded:
         """The head: the snapshot plus the journal lines that extend it, and its claims index.
