@@ -221,6 +221,11 @@ class ClaimedJobIds(AbstractSet[int]):
     def __repr__(self) -> str:
         return f"ClaimedJobIds(head={len(self.head)}, history={self._history is not None})"
 
+    @classmethod
+    def _from_iterable(cls, it: Iterable[Any]) -> set[Any]:
+        # what the Set operators (`ids - claimed`, `claimed | ids`, ...) return: a plain set
+        return set(it)
+
 
 class _HistoryRef:
     """Carries a head's ClaimsIndex on its State; equal to any other (or none): a State's

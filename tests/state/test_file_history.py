@@ -469,3 +469,12 @@ def test_the_head_of_a_long_history_is_the_size_of_a_short_one(tmp_path: Path) -
     assert long.history_path.stat().st_size > 8 * long.path.stat().st_size  # compact JSON
     assert long.path.stat().st_size < 1.05 * short.path.stat().st_size
     assert len(long.read().claimed_job_ids().head) == len(short.read().claimed_job_ids().head)
+
+
+def test_claimed_job_ids_work_as_a_set_in_operators() -> None:
+    # tests and benches take differences and unions with plain sets: those are plain sets
+    from reconciler.state.models import ClaimedJobIds
+
+    claimed = ClaimedJobIds({1, 2})
+    assert {1, 3} - claimed == {3} and claimed | {5} == {1, 2, 5} and claimed & {2, 9} == {2}
+    assert claimed == {1, 2} and claimed <= {1, 2, 3} and len(claimed) == 2
