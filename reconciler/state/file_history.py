@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import weakref
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -38,7 +37,7 @@ from reconciler.state.head import Archived
 from reconciler.state.journal import first_error
 from reconciler.state.migrations import StateFileError
 from reconciler.state.models import Run
-from reconciler.state.snapshot import fsync_dir
+from reconciler.state.snapshot import fsync_dir, write_atomic
 
 HISTORY_SUFFIX = ".history"
 CLAIMS_SUFFIX = ".claims"
@@ -135,18 +134,7 @@ def append(path: Path, data: bytes, *, unit: int | None = None) -> None:
 
 def write_new(path: Path, data: bytes) -> None:
     """Replace `path` with `data` (temp file + rename, fsynced, 0600): a rebuild or a migrate."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(path.parent)
+    write_atomic(path, data)
 
 
 def keep_claims(path: Path, backup: Path) -> None:
